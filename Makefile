@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# snapchan top-level build.  `make` builds the module against KDIR, the
+# library, the CLI and the tests; `make check` runs every test in QEMU;
+# `make demo` runs the bank demo in QEMU.  See README.md.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+STOCK_KREL := $(shell scripts/stock-kernel.sh 2>/dev/null)
+STOCK_KDIR := /usr/src/linux-headers-$(STOCK_KREL)
+ifneq ($(wildcard $(STOCK_KDIR)/Makefile),)
+KDIR ?= $(STOCK_KDIR)
+else
+KDIR ?= /lib/modules/$(shell uname -r)/build
+endif
+# Where the module for KDIR is built (sources are symlinked there so that
+# one checkout can hold builds for several kernels).
+MODOUT ?= build/kmod-$(subst /,_,$(patsubst /%,%,$(KDIR)))
+KSRC = $(shell scripts/ksrc.sh)
+JOBS ?= $(shell nproc)
+
+.PHONY: all module userspace tests deps check check-host check-debug \
+	check-stock gates vm-run demo clean debug-kernel help
+
+all: module userspace tests
+
+help:
+	@echo "make            build module (KDIR=$(KDIR)), library, CLI, tests"
+	@echo "make deps       install missing Debian packages (root)"
+	@echo "make check      every test: host, debug kernel VM, stock kernel VM, gates"
+	@echo "make demo       the bank demo in a VM on the stock kernel"
+	@echo "make vm-run CMD='...' [KERNEL=stock|debug] [EXTRA='files']"
+
+deps:
+	@scripts/deps.sh
+
+# --- kernel module -------------------------------------------------------
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/tests/*.c kmod/Kbuild) \
+	uapi/linux/snapchan.h Kbuild
+
+module: $(MODOUT)/kmod/snapchan.ko
+
+$(MODOUT)/kmod/snapchan.ko: $(KMOD_SRCS)
+	@mkdir -p $(MODOUT)
+	@rm -rf $(MODOUT)/kmod/tests.tmp
+	@cp -rsf $(TOP)/kmod $(TOP)/uapi $(TOP)/Kbuild $(MODOUT)/
+	$(MAKE) -C $(KDIR) M=$(TOP)/$(MODOUT) $(KBUILD_EXTRA) modules
+
+debug-kernel:
+	@selftests/qemu/build-kernel.sh
+
+# --- userspace -----------------------------------------------------------
+userspace:
+	$(MAKE) -C userspace
+
+tests: userspace
+	$(MAKE) -C selftests
+
+# --- tests ---------------------------------------------------------------
+check: deps
+	@scripts/check.sh
+
+check-host: userspace
+	$(MAKE) -C userspace check
+
+gates:
+	@scripts/gates.sh
+
+vm-run: deps
+	@scripts/vm-run.sh
+
+demo: deps
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests clean

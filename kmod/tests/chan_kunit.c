@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suites for the snapchan queue: ordering, capacity accounting in
+ * bytes and messages, sequence numbers, markers, configuration limits.
+ * They drive in-kernel channels directly, without devices or user space.
+ */
+
+#include <kunit/test.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "../snapchan.h"
+
+static struct snapchan_chan *kunit_chan(struct kunit *test, u32 msgs,
+					u64 bytes, u32 max_msg, u64 first_seq)
+{
+	struct snapchan_chan_cfg cfg = {
+		.capacity_msgs = msgs,
+		.capacity_bytes = bytes,
+		.max_msg = max_msg,
+		.first_seq = first_seq,
+	};
+	struct snapchan_chan *chan;
+
+	strscpy(cfg.name, "kunit", sizeof(cfg.name));
+	KUNIT_ASSERT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	chan = snapchan_chan_alloc(&cfg);
+	KUNIT_ASSERT_NOT_NULL(test, chan);
+	return chan;
+}
+
+/* Push a DATA record whose payload is @len copies of @fill. */
+static int kunit_push(struct kunit *test, struct snapchan_chan *chan,
+		      u32 len, u8 fill)
+{
+	struct snapchan_rec *rec = snapchan_rec_alloc_data(len);
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	memset(rec->data, fill, len);
+	mutex_lock(&chan->lock);
+	ret = snapchan_chan_push(chan, rec);
+	mutex_unlock(&chan->lock);
+	if (ret)
+		snapchan_rec_put(rec);
+	return ret;
+}
+
+static struct snapchan_rec *kunit_pop(struct snapchan_chan *chan)
+{
+	struct snapchan_rec *rec;
+
+	mutex_lock(&chan->lock);
+	rec = snapchan_chan_pop(chan);
+	mutex_unlock(&chan->lock);
+	return rec;
+}
+
+static void queue_fifo_order_and_seq(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 64, 4096, 64, 0);
+	struct snapchan_rec *rec;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		KUNIT_EXPECT_EQ(test, kunit_push(test, chan, i + 1, i), 0);
+	KUNIT_EXPECT_EQ(test, chan->next_seq, 11ULL);
+	for (i = 0; i < 10; i++) {
+		rec = kunit_pop(chan);
+		KUNIT_ASSERT_NOT_NULL(test, rec);
+		KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_DATA);
+		KUNIT_EXPECT_EQ(test, rec->seq, (u64)i + 1);
+		KUNIT_EXPECT_EQ(test, rec->len, (u32)i + 1);
+		KUNIT_EXPECT_EQ(test, rec->data[0], (u8)i);
+		snapchan_rec_put(rec);
+	}
+	KUNIT_EXPECT_NULL(test, kunit_pop(chan));
+	KUNIT_EXPECT_EQ(test, chan->total_sent, 10ULL);
+	KUNIT_EXPECT_EQ(test, chan->total_received, 10ULL);
+	snapchan_chan_put(chan);
+}
+
+static void queue_first_seq(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 4, 4096, 64, 1000);
+	struct snapchan_rec *rec;
+
+	KUNIT_EXPECT_EQ(test, chan->next_seq, 1000ULL);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 3, 1), 0);
+	rec = kunit_pop(chan);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	KUNIT_EXPECT_EQ(test, rec->seq, 1000ULL);
+	snapchan_rec_put(rec);
+	KUNIT_EXPECT_EQ(test, chan->next_seq, 1001ULL);
+	snapchan_chan_put(chan);
+}
+
+static void queue_capacity_msgs(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 3, 4096, 64, 0);
+
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), -EAGAIN);
+	/* A refused record takes no sequence number. */
+	KUNIT_EXPECT_EQ(test, chan->next_seq, 4ULL);
+	KUNIT_EXPECT_EQ(test, chan->depth_msgs, 3U);
+	snapchan_rec_put(kunit_pop(chan));
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), 0);
+	snapchan_chan_put(chan);
+}
+
+static void queue_capacity_bytes(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 100, 100, 60, 0);
+
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 60, 1), 0);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 41, 2), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 40, 3), 0);
+	KUNIT_EXPECT_EQ(test, chan->depth_bytes, 100ULL);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 1, 0), -EAGAIN);
+	snapchan_rec_put(kunit_pop(chan));
+	KUNIT_EXPECT_EQ(test, chan->depth_bytes, 40ULL);
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 60, 4), 0);
+	snapchan_chan_put(chan);
+}
+
+/* Fill and drain many times: the counters come back to zero every time. */
+static void queue_wraparound(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 7, 700, 100, 0);
+	u64 expect = 1;
+	int round, i, n;
+
+	for (round = 0; round < 50; round++) {
+		n = 1 + round % 7;
+		for (i = 0; i < n; i++)
+			KUNIT_ASSERT_EQ(test, kunit_push(test, chan,
+							 (round * 13 + i) % 100,
+							 i), 0);
+		for (i = 0; i < n; i++) {
+			struct snapchan_rec *rec = kunit_pop(chan);
+
+			KUNIT_ASSERT_NOT_NULL(test, rec);
+			KUNIT_EXPECT_EQ(test, rec->seq, expect++);
+			snapchan_rec_put(rec);
+		}
+		KUNIT_EXPECT_EQ(test, chan->depth_msgs, 0U);
+		KUNIT_EXPECT_EQ(test, chan->depth_bytes, 0ULL);
+	}
+	snapchan_chan_put(chan);
+}
+
+static void queue_markers_take_no_capacity(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 1, 64, 64, 0);
+	struct snapchan_rec *rec;
+
+	KUNIT_EXPECT_EQ(test, kunit_push(test, chan, 64, 1), 0);
+	rec = snapchan_rec_alloc_marker(7, 3);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	mutex_lock(&chan->lock);
+	snapchan_chan_push_marker(chan, rec);
+	mutex_unlock(&chan->lock);
+	KUNIT_EXPECT_EQ(test, chan->markers, 1U);
+	KUNIT_EXPECT_EQ(test, chan->depth_msgs, 1U);
+	KUNIT_EXPECT_EQ(test, chan->next_seq, 2ULL);
+
+	rec = kunit_pop(chan);
+	KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_DATA);
+	snapchan_rec_put(rec);
+	rec = kunit_pop(chan);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_MARKER);
+	KUNIT_EXPECT_EQ(test, rec->snap_id, 7ULL);
+	KUNIT_EXPECT_EQ(test, rec->origin, 3ULL);
+	KUNIT_EXPECT_EQ(test, rec->seq, 0ULL);
+	snapchan_rec_put(rec);
+	KUNIT_EXPECT_EQ(test, chan->markers, 0U);
+	snapchan_chan_put(chan);
+}
+
+/* A reference taken on a queued record keeps it intact after it is popped. */
+static void rec_reference_outlives_queue(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 4, 256, 64, 0);
+	struct snapchan_rec *held, *rec;
+
+	KUNIT_ASSERT_EQ(test, kunit_push(test, chan, 16, 0xab), 0);
+	mutex_lock(&chan->lock);
+	held = snapchan_rec_get(snapchan_chan_head(chan));
+	mutex_unlock(&chan->lock);
+	rec = kunit_pop(chan);
+	KUNIT_EXPECT_PTR_EQ(test, rec, held);
+	snapchan_rec_put(rec);
+	snapchan_chan_put(chan);
+	KUNIT_EXPECT_EQ(test, held->data[15], (u8)0xab);
+	KUNIT_EXPECT_EQ(test, refcount_read(&held->ref), 1U);
+	snapchan_rec_put(held);
+}
+
+static void cfg_names(struct kunit *test)
+{
+	static const char * const bad[] = {
+		"", ".", "..", "a/b", " x", "x y", "\xc3\xa9", "control",
+	};
+	struct snapchan_chan_cfg cfg;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		strscpy(cfg.name, bad[i], sizeof(cfg.name));
+		KUNIT_EXPECT_EQ_MSG(test, snapchan_chan_cfg_check(&cfg),
+				    -EINVAL, "name '%s'", bad[i]);
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	memset(cfg.name, 'a', sizeof(cfg.name));	/* no terminator */
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(cfg.name, 'a', sizeof(cfg.name) - 1);	/* 31 chars: fine */
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	strscpy(cfg.group, "bad group", sizeof(cfg.group));
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	strscpy(cfg.group, "A-z_0.9", sizeof(cfg.group));
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+}
+
+static void cfg_limits_and_defaults(struct kunit *test)
+{
+	const struct snapchan_limits *lim = &snapchan_limits;
+	struct snapchan_chan_cfg cfg = {};
+
+	strscpy(cfg.name, "x", sizeof(cfg.name));
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	KUNIT_EXPECT_EQ(test, cfg.first_seq, 1ULL);
+	KUNIT_EXPECT_EQ(test, cfg.mode, 0600U);
+	KUNIT_EXPECT_EQ(test, cfg.max_msg, lim->default_max_msg);
+	KUNIT_EXPECT_EQ(test, cfg.capacity_msgs, lim->default_capacity_msgs);
+	KUNIT_EXPECT_GE(test, cfg.capacity_bytes, (u64)cfg.max_msg);
+
+	/* Default capacity is raised to a large max_msg. */
+	memset(&cfg, 0, sizeof(cfg));
+	strscpy(cfg.name, "x", sizeof(cfg.name));
+	cfg.max_msg = lim->max_msg_size;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	KUNIT_EXPECT_EQ(test, cfg.capacity_bytes, (u64)lim->max_msg_size);
+
+	cfg.max_msg = lim->max_msg_size + 1;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.max_msg = 100;
+	cfg.capacity_bytes = 99;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.capacity_bytes = (u64)lim->max_capacity_bytes + 1;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.capacity_bytes = 100;
+	cfg.capacity_msgs = lim->max_capacity_msgs + 1;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.capacity_msgs = 1;
+	cfg.mode = 0700;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.mode = 0640;
+	cfg.flags = 1U << 30;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.flags = SNAPCHAN_CHAN_F_EOF;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+}
+
+static struct kunit_case snapchan_queue_cases[] = {
+	KUNIT_CASE(queue_fifo_order_and_seq),
+	KUNIT_CASE(queue_first_seq),
+	KUNIT_CASE(queue_capacity_msgs),
+	KUNIT_CASE(queue_capacity_bytes),
+	KUNIT_CASE(queue_wraparound),
+	KUNIT_CASE(queue_markers_take_no_capacity),
+	KUNIT_CASE(rec_reference_outlives_queue),
+	{}
+};
+
+static struct kunit_suite snapchan_queue_suite = {
+	.name = "snapchan_queue",
+	.test_cases = snapchan_queue_cases,
+};
+
+static struct kunit_case snapchan_cfg_cases[] = {
+	KUNIT_CASE(cfg_names),
+	KUNIT_CASE(cfg_limits_and_defaults),
+	{}
+};
+
+static struct kunit_suite snapchan_cfg_suite = {
+	.name = "snapchan_cfg",
+	.test_cases = snapchan_cfg_cases,
+};
+
+kunit_test_suites(&snapchan_queue_suite, &snapchan_cfg_suite);
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_DESCRIPTION("KUnit tests for snapchan");
+MODULE_LICENSE("GPL");
