@@ -754,6 +754,8 @@ static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 		return snapchan_chan_ioc_recv(chan, file, argp);
 	case SNAPCHAN_IOC_MARK:
 		return snapchan_chan_ioc_mark(chan, file, argp);
+	case SNAPCHAN_IOC_CAPTURE:
+		return snapchan_capture_ioctl(chan, argp);
 	default:
 		return -ENOTTY;
 	}

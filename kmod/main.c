@@ -29,6 +29,8 @@ struct snapchan_limits snapchan_limits = {
 	.default_max_msg	= 4096,
 	.max_msg_size		= 1 << 20,
 	.max_markers		= 16,
+	.max_captures		= 256,
+	.max_capture_mbytes	= 256,
 };
 EXPORT_SYMBOL_IF_KUNIT(snapchan_limits);
 
@@ -52,6 +54,8 @@ static const struct snapchan_param_range snapchan_param_ranges[] = {
 	{ &snapchan_limits.default_max_msg,		1, 16 << 20 },
 	{ &snapchan_limits.max_msg_size,		1, 16 << 20 },
 	{ &snapchan_limits.max_markers,			1, 1024 },
+	{ &snapchan_limits.max_captures,		1, 65536 },
+	{ &snapchan_limits.max_capture_mbytes,		1, 1 << 20 },
 };
 
 static int snapchan_param_set(const char *s, const struct kernel_param *kp)
@@ -118,6 +122,13 @@ module_param_cb(max_markers, &snapchan_param_ops,
 		&snapchan_limits.max_markers, 0644);
 MODULE_PARM_DESC(max_markers,
 		 "User markers (SNAPCHAN_IOC_MARK) queued at once on a channel");
+module_param_cb(max_captures, &snapchan_param_ops,
+		&snapchan_limits.max_captures, 0644);
+MODULE_PARM_DESC(max_captures, "Capture fds open at once, all users");
+module_param_cb(max_capture_mbytes, &snapchan_param_ops,
+		&snapchan_limits.max_capture_mbytes, 0644);
+MODULE_PARM_DESC(max_capture_mbytes,
+		 "MiB of records that open captures may hold, all users");
 
 static unsigned int control_mode = 0666;
 module_param(control_mode, uint, 0444);
@@ -130,7 +141,8 @@ static long snapchan_ioc_version(void __user *argp)
 {
 	struct snapchan_version v = {
 		.abi_version = SNAPCHAN_ABI_VERSION,
-		.features = SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS,
+		.features = SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS |
+			    SNAPCHAN_FEAT_CAPTURE,
 	};
 
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;

@@ -28,6 +28,8 @@ struct snapchan_limits {
 	unsigned int default_max_msg;
 	unsigned int max_msg_size;
 	unsigned int max_markers;
+	unsigned int max_captures;
+	unsigned int max_capture_mbytes;
 };
 
 extern struct snapchan_limits snapchan_limits;
@@ -156,5 +158,99 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u64 *id);
 int snapchan_chan_destroy(const char *name);
 int snapchan_chan_info(const char *name, struct snapchan_chan_info *info);
 int snapchan_chan_list(char *names, u32 max, u32 *count);
+
+/* --- images (image.c) ---------------------------------------------------- */
+
+/* A node section: its description and the state it carries. */
+struct snapchan_img_node_src {
+	struct snapchan_img_node desc;
+	const void *state;
+	u64 len;
+};
+
+/* A channel section: its description and the records it carries. */
+struct snapchan_img_chan_src {
+	struct snapchan_img_chan desc;
+	struct snapchan_rec **recs;
+	u32 nr_recs;
+};
+
+/*
+ * What an image is made of.  Immutable while any reader reads it; the
+ * owner (a capture or a snapshot) holds the references.
+ */
+struct snapchan_img_src {
+	struct snapchan_img_header hdr;
+	struct snapchan_img_node_src *nodes;
+	u32 nr_nodes;
+	struct snapchan_img_chan_src *chans;
+	u32 nr_chans;
+};
+
+enum snapchan_img_part {
+	SNAPCHAN_IMG_PART_HEADER,
+	SNAPCHAN_IMG_PART_NODE,
+	SNAPCHAN_IMG_PART_NODE_STATE,
+	SNAPCHAN_IMG_PART_NODE_PAD,
+	SNAPCHAN_IMG_PART_CHAN,
+	SNAPCHAN_IMG_PART_REC,
+	SNAPCHAN_IMG_PART_REC_DATA,
+	SNAPCHAN_IMG_PART_REC_PAD,
+	SNAPCHAN_IMG_PART_TRAILER,
+	SNAPCHAN_IMG_PART_DONE,
+};
+
+/* A position in an image stream; the owner serialises its use. */
+struct snapchan_img_reader {
+	const struct snapchan_img_src *src;
+	enum snapchan_img_part part;
+	u32 node;
+	u32 chan;
+	u32 rec;
+	size_t off;
+	u64 pos;
+	u32 crc;
+	union {
+		struct snapchan_img_record rec;
+		struct snapchan_img_trailer trailer;
+	} scratch;
+};
+
+struct iov_iter;
+
+u64 snapchan_img_len(const struct snapchan_img_src *src);
+void snapchan_img_reader_init(struct snapchan_img_reader *r,
+			      const struct snapchan_img_src *src);
+ssize_t snapchan_img_read(struct snapchan_img_reader *r, struct iov_iter *to);
+void snapchan_img_chan_desc(const struct snapchan_chan *chan,
+			    struct snapchan_img_chan *desc,
+			    struct snapchan_rec **recs, u32 nr, u64 next_seq);
+
+/* --- captures (capture.c) --------------------------------------------------- */
+
+/*
+ * struct snapchan_cap - a point-in-time set of references to the
+ * records buffered in one channel, and the image stream over them.
+ *
+ * Immutable after snapchan_cap_take(): everything but @reader and
+ * @read_lock.  @read_lock guards @reader.
+ */
+struct snapchan_cap {
+	struct snapchan_img_src src;
+	struct snapchan_img_chan_src chan;
+	struct mutex read_lock;		/* serialises reads of @reader */
+	struct snapchan_img_reader reader;
+	u64 count;
+	u64 bytes;
+	u64 markers;
+	u64 first_seq;
+	u64 last_seq;
+	u64 held;			/* bytes charged to the capture budget */
+	struct snapchan_rec *recs[];
+};
+
+struct snapchan_cap *snapchan_cap_take(struct snapchan_chan *chan);
+void snapchan_cap_free(struct snapchan_cap *cap);
+long snapchan_capture_ioctl(struct snapchan_chan *chan, void __user *argp);
 
 #endif /* _SNAPCHAN_H */
