@@ -44,6 +44,7 @@ static dev_t snapchan_devt;
 static struct cdev snapchan_cdev;
 static struct class *snapchan_class;
 static atomic64_t snapchan_next_chan_id = ATOMIC64_INIT(0);
+static const struct file_operations snapchan_chan_fops;
 
 /* --- records ----------------------------------------------------------- */
 
@@ -215,6 +216,8 @@ struct snapchan_chan *snapchan_chan_alloc(const struct snapchan_chan_cfg *cfg)
 	chan->next_seq = cfg->first_seq;
 	init_waitqueue_head(&chan->rd_wait);
 	init_waitqueue_head(&chan->wr_wait);
+	INIT_LIST_HEAD(&chan->group_link);
+	INIT_LIST_HEAD(&chan->recordings);
 	return chan;
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_alloc);
@@ -224,10 +227,12 @@ static void snapchan_chan_release(struct kref *ref)
 	struct snapchan_chan *chan = container_of(ref, struct snapchan_chan, ref);
 	struct snapchan_rec *rec, *tmp;
 
+	WARN_ON_ONCE(!list_empty(&chan->recordings));
 	list_for_each_entry_safe(rec, tmp, &chan->queue, link) {
 		list_del(&rec->link);
 		snapchan_rec_put(rec);
 	}
+	snapchan_group_put(chan->group);
 	mutex_destroy(&chan->lock);
 	kfree(chan);
 }
@@ -315,6 +320,28 @@ struct snapchan_rec *snapchan_chan_head(struct snapchan_chan *chan)
 EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_head);
 
 /**
+ * snapchan_chan_unlink() - take a record out of the queue, wherever it is
+ * @chan: the channel, locked.
+ * @rec: a record queued on @chan; the queue's reference passes to the
+ *	 caller.
+ */
+void snapchan_chan_unlink(struct snapchan_chan *chan, struct snapchan_rec *rec)
+{
+	lockdep_assert_held(&chan->lock);
+	list_del_init(&rec->link);
+	if (rec->type == SNAPCHAN_REC_DATA) {
+		WRITE_ONCE(chan->depth_msgs, chan->depth_msgs - 1);
+		WRITE_ONCE(chan->depth_bytes, chan->depth_bytes - rec->len);
+		WRITE_ONCE(chan->total_received, chan->total_received + 1);
+	} else {
+		WRITE_ONCE(chan->markers, chan->markers - 1);
+		if (!rec->origin)
+			WRITE_ONCE(chan->user_markers, chan->user_markers - 1);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_unlink);
+
+/**
  * snapchan_chan_pop() - dequeue the head record
  * @chan: the channel, locked.
  *
@@ -326,18 +353,8 @@ struct snapchan_rec *snapchan_chan_pop(struct snapchan_chan *chan)
 
 	lockdep_assert_held(&chan->lock);
 	rec = snapchan_chan_head(chan);
-	if (!rec)
-		return NULL;
-	list_del_init(&rec->link);
-	if (rec->type == SNAPCHAN_REC_DATA) {
-		WRITE_ONCE(chan->depth_msgs, chan->depth_msgs - 1);
-		WRITE_ONCE(chan->depth_bytes, chan->depth_bytes - rec->len);
-		WRITE_ONCE(chan->total_received, chan->total_received + 1);
-	} else {
-		WRITE_ONCE(chan->markers, chan->markers - 1);
-		if (!rec->origin)
-			WRITE_ONCE(chan->user_markers, chan->user_markers - 1);
-	}
+	if (rec)
+		snapchan_chan_unlink(chan, rec);
 	return rec;
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_pop);
@@ -404,6 +421,7 @@ static bool snapchan_chan_eof(struct snapchan_chan *chan)
 static int snapchan_chan_open(struct inode *inode, struct file *file)
 {
 	struct snapchan_chan *chan;
+	struct snapchan_end *end;
 	int ret = 0;
 
 	switch (file->f_flags & O_ACCMODE) {
@@ -413,70 +431,191 @@ static int snapchan_chan_open(struct inode *inode, struct file *file)
 	default:
 		return -EINVAL;
 	}
+	end = kzalloc(sizeof(*end), GFP_KERNEL_ACCOUNT);
+	if (!end)
+		return -ENOMEM;
 
 	mutex_lock(&snapchan_chans_lock);
 	chan = xa_load(&snapchan_minor_map, iminor(inode));
 	if (chan)
 		snapchan_chan_get(chan);
 	mutex_unlock(&snapchan_chans_lock);
-	if (!chan)
-		return -ENODEV;
+	if (!chan) {
+		ret = -ENODEV;
+		goto out_free_end;
+	}
 
 	mutex_lock(&chan->lock);
 	if (chan->dead) {
 		ret = -ENODEV;
 	} else if (file->f_mode & FMODE_WRITE) {
-		chan->writers++;
+		WRITE_ONCE(chan->writers, chan->writers + 1);
 		WRITE_ONCE(chan->had_writer, true);
 	} else {
-		chan->readers++;
+		WRITE_ONCE(chan->readers, chan->readers + 1);
 	}
 	mutex_unlock(&chan->lock);
-	if (ret) {
-		snapchan_chan_put(chan);
-		return ret;
-	}
+	if (ret)
+		goto out_put_chan;
 
-	file->private_data = chan;
+	end->chan = chan;
+	end->file = file;
+	end->out = file->f_mode & FMODE_WRITE;
+	INIT_LIST_HEAD(&end->node_link);
+	file->private_data = end;
 	stream_open(inode, file);
 	return 0;
+
+out_put_chan:
+	snapchan_chan_put(chan);
+out_free_end:
+	kfree(end);
+	return ret;
 }
 
+/* The last reference to the file: a node holds one while attached. */
 static int snapchan_chan_release_file(struct inode *inode, struct file *file)
 {
-	struct snapchan_chan *chan = file->private_data;
+	struct snapchan_end *end = file->private_data;
+	struct snapchan_chan *chan = end->chan;
 	bool wake_readers = false;
 
+	WARN_ON_ONCE(rcu_access_pointer(end->node));
 	mutex_lock(&chan->lock);
-	if (file->f_mode & FMODE_WRITE) {
+	if (end->out) {
 		WRITE_ONCE(chan->writers, chan->writers - 1);
 		wake_readers = !chan->writers &&
 			       (chan->cfg.flags & SNAPCHAN_CHAN_F_EOF);
 	} else {
-		chan->readers--;
+		WRITE_ONCE(chan->readers, chan->readers - 1);
 	}
 	mutex_unlock(&chan->lock);
 	if (wake_readers)
 		snapchan_wake_all(&chan->rd_wait, EPOLLHUP);
 	snapchan_chan_put(chan);
+	kfree(end);
 	return 0;
+}
+
+/**
+ * snapchan_chan_from_file() - the channel of a channel file, else NULL
+ * @file: any file.
+ */
+struct snapchan_chan *snapchan_chan_from_file(struct file *file)
+{
+	struct snapchan_end *end;
+
+	if (file->f_op != &snapchan_chan_fops)
+		return NULL;
+	end = file->private_data;
+	return end->chan;
+}
+
+/* Drop what snapchan_recv_head() or the write loop holds. */
+static void snapchan_end_unlock(struct snapchan_chan *chan,
+				struct snapchan_node *node)
+{
+	mutex_unlock(&chan->lock);
+	snapchan_end_unlock_node(node);
+}
+
+/*
+ * Wait until a receive through @end has a record to look at.  Returns the
+ * head record with chan->lock held and the attached node, if any, pinned
+ * in *@nodep; NULL at end of file; or an ERR_PTR: -EPERM (another end is
+ * the attached receiver), -ENODEV, -EAGAIN, -ERESTARTSYS.  Only the
+ * non-error returns hold the locks.
+ */
+static struct snapchan_rec *snapchan_recv_head(struct snapchan_end *end,
+					       bool nonblock,
+					       struct snapchan_node **nodep)
+{
+	struct snapchan_chan *chan = end->chan;
+	struct snapchan_node *node;
+	struct snapchan_rec *rec;
+	int ret;
+
+	for (;;) {
+		node = snapchan_end_lock_node(end);
+		mutex_lock(&chan->lock);
+		if (chan->receiver_end && chan->receiver_end != end) {
+			ret = -EPERM;
+			break;
+		}
+		rec = snapchan_chan_head(chan);
+		if (rec) {
+			*nodep = node;
+			return rec;
+		}
+		if (chan->dead) {
+			ret = -ENODEV;
+			break;
+		}
+		if (snapchan_chan_eof(chan)) {
+			*nodep = node;
+			return NULL;
+		}
+		if (nonblock) {
+			ret = -EAGAIN;
+			break;
+		}
+		snapchan_end_unlock(chan, node);
+		ret = snapchan_wait_readable(chan);
+		if (ret)
+			return ERR_PTR(ret);
+	}
+	snapchan_end_unlock(chan, node);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Consume the head record @rec (chan->lock held), drop the locks and wake
+ * whoever the change concerns.
+ */
+static void snapchan_recv_consume(struct snapchan_chan *chan,
+				  struct snapchan_node *node,
+				  struct snapchan_rec *rec)
+{
+	bool was_full = !snapchan_room_for(chan, chan->cfg.max_msg);
+	bool more;
+
+	snapchan_chan_pop(chan);
+	more = !list_empty(&chan->queue);
+	snapchan_end_unlock(chan, node);
+	snapchan_rec_put(rec);
+
+	if (was_full || READ_ONCE(chan->poll_usage))
+		wake_up_interruptible_sync_poll(&chan->wr_wait,
+						EPOLLOUT | EPOLLWRNORM);
+	/* Pass an exclusive wakeup on to the next reader while data lasts. */
+	if (more && wq_has_sleeper(&chan->rd_wait))
+		wake_up_interruptible_sync_poll(&chan->rd_wait,
+						EPOLLIN | EPOLLRDNORM);
+}
+
+static bool snapchan_nonblock(struct file *file, struct kiocb *iocb)
+{
+	return (file->f_flags & O_NONBLOCK) ||
+	       (iocb && (iocb->ki_flags & IOCB_NOWAIT));
 }
 
 static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
 					struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
-	struct snapchan_chan *chan = file->private_data;
+	struct snapchan_end *end = file->private_data;
+	struct snapchan_chan *chan = end->chan;
+	bool nonblock = snapchan_nonblock(file, iocb);
 	size_t len = iov_iter_count(from);
-	bool nonblock = (file->f_flags & O_NONBLOCK) ||
-			(iocb->ki_flags & IOCB_NOWAIT);
+	bool was_empty, wake_writer, polled;
+	struct snapchan_node *node;
 	struct snapchan_rec *rec;
-	bool was_empty = false, wake_writer = false, polled = false;
 	int ret;
 
 	if (len > chan->cfg.max_msg)
 		return -EMSGSIZE;
 
+	/* The payload is copied before any lock is taken. */
 	rec = snapchan_rec_alloc_data(len);
 	if (!rec)
 		return -ENOMEM;
@@ -485,27 +624,32 @@ static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
 		goto out_put_rec;
 	}
 
-	mutex_lock(&chan->lock);
 	for (;;) {
+		node = snapchan_end_lock_node(end);
+		mutex_lock(&chan->lock);
+		if (chan->sender_end && chan->sender_end != end) {
+			ret = -EPERM;
+			break;
+		}
 		was_empty = list_empty(&chan->queue);
 		ret = snapchan_chan_push(chan, rec);
-		if (ret != -EAGAIN)
+		if (ret != -EAGAIN || nonblock)
 			break;
-		if (nonblock)
-			break;
-		mutex_unlock(&chan->lock);
+		snapchan_end_unlock(chan, node);
 		ret = snapchan_wait_writable(chan, len);
 		if (ret)
 			goto out_put_rec;
-		mutex_lock(&chan->lock);
 	}
-	if (!ret) {
-		wake_writer = snapchan_room_for(chan, 0);
-		polled = chan->poll_usage;
-	}
-	mutex_unlock(&chan->lock);
-	if (ret)
+	if (ret) {
+		snapchan_end_unlock(chan, node);
 		goto out_put_rec;
+	}
+	/* The queue owns @rec now; recordings take references of their own. */
+	if (!list_empty(&chan->recordings))
+		snapchan_rec_recorded(chan, rec);
+	wake_writer = snapchan_room_for(chan, 0);
+	polled = chan->poll_usage;
+	snapchan_end_unlock(chan, node);
 
 	if (was_empty || polled)
 		wake_up_interruptible_sync_poll(&chan->rd_wait,
@@ -524,37 +668,19 @@ out_put_rec:
 static ssize_t snapchan_chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
-	struct snapchan_chan *chan = file->private_data;
-	bool nonblock = (file->f_flags & O_NONBLOCK) ||
-			(iocb->ki_flags & IOCB_NOWAIT);
+	struct snapchan_end *end = file->private_data;
+	struct snapchan_chan *chan = end->chan;
+	struct snapchan_node *node;
 	struct snapchan_rec *rec;
-	bool was_full, more;
 	ssize_t ret;
 
-	mutex_lock(&chan->lock);
-	for (;;) {
-		rec = snapchan_chan_head(chan);
-		if (rec)
-			break;
-		if (chan->dead) {
-			ret = -ENODEV;
-			goto out_unlock;
-		}
-		if (snapchan_chan_eof(chan)) {
-			ret = 0;
-			goto out_unlock;
-		}
-		if (nonblock) {
-			ret = -EAGAIN;
-			goto out_unlock;
-		}
-		mutex_unlock(&chan->lock);
-		ret = snapchan_wait_readable(chan);
-		if (ret)
-			return ret;
-		mutex_lock(&chan->lock);
+	rec = snapchan_recv_head(end, snapchan_nonblock(file, iocb), &node);
+	if (IS_ERR(rec))
+		return PTR_ERR(rec);
+	if (!rec) {
+		ret = 0;		/* end of file */
+		goto out_unlock;
 	}
-
 	if (rec->type != SNAPCHAN_REC_DATA) {
 		ret = -ENOMSG;
 		goto out_unlock;
@@ -568,43 +694,32 @@ static ssize_t snapchan_chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	was_full = !snapchan_room_for(chan, chan->cfg.max_msg);
-	snapchan_chan_pop(chan);
 	ret = rec->len;
-	more = !list_empty(&chan->queue);
-	mutex_unlock(&chan->lock);
-
-	snapchan_rec_put(rec);
-	if (was_full || READ_ONCE(chan->poll_usage))
-		wake_up_interruptible_sync_poll(&chan->wr_wait,
-						EPOLLOUT | EPOLLWRNORM);
-	/* Pass an exclusive wakeup on to the next reader while data lasts. */
-	if (more && wq_has_sleeper(&chan->rd_wait))
-		wake_up_interruptible_sync_poll(&chan->rd_wait,
-						EPOLLIN | EPOLLRDNORM);
+	snapchan_recv_consume(chan, node, rec);
 	return ret;
 
 out_unlock:
-	mutex_unlock(&chan->lock);
+	snapchan_end_unlock(chan, node);
 	return ret;
 }
 
 static __poll_t snapchan_chan_poll(struct file *file, poll_table *wait)
 {
-	struct snapchan_chan *chan = file->private_data;
+	struct snapchan_end *end = file->private_data;
+	struct snapchan_chan *chan = end->chan;
 	struct snapchan_rec *rec;
 	__poll_t mask = 0;
 
-	if (file->f_mode & FMODE_READ)
-		poll_wait(file, &chan->rd_wait, wait);
-	else
+	if (end->out)
 		poll_wait(file, &chan->wr_wait, wait);
+	else
+		poll_wait(file, &chan->rd_wait, wait);
 
 	mutex_lock(&chan->lock);
 	chan->poll_usage = true;
 	if (chan->dead) {
 		mask = EPOLLHUP;
-	} else if (file->f_mode & FMODE_READ) {
+	} else if (!end->out) {
 		rec = snapchan_chan_head(chan);
 		if (rec && rec->type == SNAPCHAN_REC_DATA)
 			mask |= EPOLLIN | EPOLLRDNORM;
@@ -620,102 +735,76 @@ static __poll_t snapchan_chan_poll(struct file *file, poll_table *wait)
 }
 
 /* SNAPCHAN_IOC_RECV: framed receive of the next record. */
-static long snapchan_chan_ioc_recv(struct snapchan_chan *chan,
-				   struct file *file, void __user *argp)
+static long snapchan_chan_ioc_recv(struct snapchan_end *end, struct file *file,
+				   void __user *argp)
 {
-	bool nonblock = file->f_flags & O_NONBLOCK;
+	struct snapchan_chan *chan = end->chan;
+	struct snapchan_node *node;
 	struct snapchan_recv arg;
 	struct snapchan_rec *rec;
-	void __user *buf;
 	long ret;
 
-	if (!(file->f_mode & FMODE_READ))
+	if (end->out)
 		return -EBADF;
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
 	if ((arg.flags & ~SNAPCHAN_RECV_F_ALL) || arg.reserved[0] ||
 	    arg.reserved[1])
 		return -EINVAL;
-	buf = u64_to_user_ptr(arg.buf);
 
-	mutex_lock(&chan->lock);
-	for (;;) {
-		rec = snapchan_chan_head(chan);
-		if (rec)
-			break;
-		if (chan->dead) {
-			ret = -ENODEV;
-			goto out_unlock;
-		}
-		if (snapchan_chan_eof(chan)) {
-			ret = -ENODATA;
-			goto out_unlock;
-		}
-		if (nonblock) {
-			ret = -EAGAIN;
-			goto out_unlock;
-		}
-		mutex_unlock(&chan->lock);
-		ret = snapchan_wait_readable(chan);
-		if (ret)
-			return ret;
-		mutex_lock(&chan->lock);
+	rec = snapchan_recv_head(end, snapchan_nonblock(file, NULL), &node);
+	if (IS_ERR(rec))
+		return PTR_ERR(rec);
+	if (!rec) {
+		ret = -ENODATA;		/* end of file */
+		goto out_unlock;
 	}
-
 	arg.type = rec->type;
 	arg.len = rec->len;
 	arg.seq = rec->seq;
 	arg.snap_id = rec->snap_id;
 	arg.origin = rec->origin;
 	if (rec->len > arg.buf_len) {
-		ret = -EMSGSIZE;
-		goto out_report;
+		snapchan_end_unlock(chan, node);
+		/* Tell the size; the record stays queued. */
+		return copy_to_user(argp, &arg, sizeof(arg)) ? -EFAULT :
+			-EMSGSIZE;
 	}
-	if (copy_to_user(buf, rec->data, rec->len) ||
+	if (copy_to_user(u64_to_user_ptr(arg.buf), rec->data, rec->len) ||
 	    copy_to_user(argp, &arg, sizeof(arg))) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	ret = 0;
-	if (!(arg.flags & SNAPCHAN_RECV_PEEK)) {
-		bool was_full = !snapchan_room_for(chan, chan->cfg.max_msg);
-
-		snapchan_chan_pop(chan);
-		mutex_unlock(&chan->lock);
-		snapchan_rec_put(rec);
-		if (was_full || READ_ONCE(chan->poll_usage))
-			wake_up_interruptible_sync_poll(&chan->wr_wait,
-							EPOLLOUT | EPOLLWRNORM);
-		return 0;
+	/* Kernel-placed markers are consumed only by NODE_RECORD. */
+	if ((arg.flags & SNAPCHAN_RECV_PEEK) ||
+	    (rec->type == SNAPCHAN_REC_MARKER && rec->origin)) {
+		ret = 0;
+		goto out_unlock;
 	}
-	goto out_unlock;
+	snapchan_recv_consume(chan, node, rec);
+	return 0;
 
-out_report:
-	mutex_unlock(&chan->lock);
-	if (copy_to_user(argp, &arg, sizeof(arg)))
-		return -EFAULT;
-	return ret;
 out_unlock:
-	mutex_unlock(&chan->lock);
+	snapchan_end_unlock(chan, node);
 	return ret;
 }
 
 /* SNAPCHAN_IOC_MARK: a user marker on a standalone channel. */
-static long snapchan_chan_ioc_mark(struct snapchan_chan *chan,
-				   struct file *file, void __user *argp)
+static long snapchan_chan_ioc_mark(struct snapchan_end *end, void __user *argp)
 {
+	struct snapchan_chan *chan = end->chan;
 	struct snapchan_mark arg;
 	struct snapchan_rec *rec;
-	bool was_empty;
+	bool was_empty = false;
 	long ret = 0;
 
-	if (!(file->f_mode & FMODE_WRITE))
+	if (!end->out)
 		return -EBADF;
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
 	if (arg.reserved || !arg.snap_id)
 		return -EINVAL;
-	if (chan->cfg.group[0])
+	if (chan->group)
 		return -EPERM;
 
 	rec = snapchan_rec_alloc_marker(arg.snap_id, 0);
@@ -746,16 +835,16 @@ static long snapchan_chan_ioc_mark(struct snapchan_chan *chan,
 static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 				unsigned long arg)
 {
-	struct snapchan_chan *chan = file->private_data;
+	struct snapchan_end *end = file->private_data;
 	void __user *argp = (void __user *)arg;
 
 	switch (cmd) {
 	case SNAPCHAN_IOC_RECV:
-		return snapchan_chan_ioc_recv(chan, file, argp);
+		return snapchan_chan_ioc_recv(end, file, argp);
 	case SNAPCHAN_IOC_MARK:
-		return snapchan_chan_ioc_mark(chan, file, argp);
+		return snapchan_chan_ioc_mark(end, argp);
 	case SNAPCHAN_IOC_CAPTURE:
-		return snapchan_capture_ioctl(chan, argp);
+		return snapchan_capture_ioctl(end->chan, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -873,13 +962,17 @@ static unsigned int snapchan_chans_of(kuid_t uid)
 /**
  * snapchan_chan_create() - create and register a channel and its device
  * @cfg: configuration (validated here; defaults filled in).
+ * @flags: SNAPCHAN_TOPO_F_ABORT or 0: what to do about running snapshots
+ *	   of the channel's group.
  * @id: out: the channel id.
  *
  * Return: 0; -EINVAL for a bad configuration, -EEXIST for a name in use,
- * -ENOSPC past max_channels or max_channels_per_user, -ENOMEM.
+ * -ENOSPC past max_channels or max_channels_per_user, -EPERM for a group
+ * that belongs to another user, -ERESTARTSYS, -ENOMEM.
  */
-int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u64 *id)
+int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id)
 {
+	struct snapchan_group *group = NULL;
 	struct snapchan_chan *chan;
 	struct device *dev;
 	u32 minor;
@@ -888,9 +981,24 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u64 *id)
 	ret = snapchan_chan_cfg_check(cfg);
 	if (ret)
 		return ret;
+	if (cfg->group[0]) {
+		group = snapchan_group_get_or_create(cfg->group, true);
+		if (IS_ERR(group))
+			return PTR_ERR(group);
+		ret = snapchan_group_may_use(group);
+		if (ret)
+			goto out_put_group;
+	}
 	chan = snapchan_chan_alloc(cfg);
-	if (!chan)
-		return -ENOMEM;
+	if (!chan) {
+		ret = -ENOMEM;
+		goto out_put_group;
+	}
+	if (group) {
+		ret = snapchan_group_topo_lock(group, flags);
+		if (ret)
+			goto out_put_chan;
+	}
 
 	mutex_lock(&snapchan_chans_lock);
 	if (snapchan_chan_find(cfg->name)) {
@@ -934,6 +1042,11 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u64 *id)
 	snapchan_nr_chans++;
 	*id = chan->id;
 	mutex_unlock(&snapchan_chans_lock);
+	if (group) {
+		chan->group = group;	/* the channel owns the reference */
+		list_add_tail(&chan->group_link, &group->chans);
+		snapchan_group_topo_unlock(group);
+	}
 	return 0;
 
 out_put_device:
@@ -942,7 +1055,12 @@ out_erase_minor:
 	xa_erase(&snapchan_minor_map, minor);
 out_unlock:
 	mutex_unlock(&snapchan_chans_lock);
+	if (group)
+		snapchan_group_topo_unlock(group);
+out_put_chan:
 	snapchan_chan_put(chan);
+out_put_group:
+	snapchan_group_put(group);
 	return ret;
 }
 
@@ -958,19 +1076,53 @@ static void snapchan_chan_unregister(struct snapchan_chan *chan)
 	chan->registered = false;
 }
 
+/*
+ * Unregister @chan (referenced by the caller), take it out of its group
+ * and kill it.  Returns -ENOENT if somebody else removed it first.
+ */
+static int snapchan_chan_remove(struct snapchan_chan *chan, u32 flags)
+{
+	struct snapchan_group *group = chan->group;
+	bool registered;
+	int ret;
+
+	if (group) {
+		ret = snapchan_group_topo_lock(group, flags);
+		if (ret)
+			return ret;
+	}
+	mutex_lock(&snapchan_chans_lock);
+	registered = chan->registered;
+	if (registered)
+		snapchan_chan_unregister(chan);
+	mutex_unlock(&snapchan_chans_lock);
+	if (group) {
+		if (registered)
+			list_del_init(&chan->group_link);
+		snapchan_group_topo_unlock(group);
+	}
+	if (!registered)
+		return -ENOENT;
+	snapchan_chan_kill(chan);
+	snapchan_chan_put(chan);	/* the registry's reference */
+	return 0;
+}
+
 /**
  * snapchan_chan_destroy() - destroy a channel by name
  * @name: a checked name.
+ * @flags: SNAPCHAN_TOPO_F_ABORT or 0 (wait for running snapshots).
  *
  * Open handles stay valid and see the channel dead; the memory goes with
  * the last one.
  *
  * Return: 0; -ENOENT if there is no such channel; -EPERM unless the caller
- * owns it or has CAP_SYS_ADMIN.
+ * owns it or has CAP_SYS_ADMIN; -ERESTARTSYS.
  */
-int snapchan_chan_destroy(const char *name)
+int snapchan_chan_destroy(const char *name, u32 flags)
 {
 	struct snapchan_chan *chan;
+	int ret;
 
 	mutex_lock(&snapchan_chans_lock);
 	chan = snapchan_chan_find(name);
@@ -982,12 +1134,25 @@ int snapchan_chan_destroy(const char *name)
 		mutex_unlock(&snapchan_chans_lock);
 		return -EPERM;
 	}
-	snapchan_chan_unregister(chan);
+	snapchan_chan_get(chan);
 	mutex_unlock(&snapchan_chans_lock);
 
-	snapchan_chan_kill(chan);
+	ret = snapchan_chan_remove(chan, flags);
 	snapchan_chan_put(chan);
-	return 0;
+	return ret;
+}
+
+/* The id of the node attached through @end (chan->lock held), or 0. */
+static u64 snapchan_end_node_id(struct snapchan_chan *chan,
+				struct snapchan_end *end)
+{
+	struct snapchan_node *node;
+
+	if (!end)
+		return 0;
+	node = rcu_dereference_protected(end->node,
+					 lockdep_is_held(&chan->lock));
+	return node ? node->id : 0;
 }
 
 /**
@@ -1029,6 +1194,8 @@ int snapchan_chan_info(const char *name, struct snapchan_chan_info *info)
 	info->next_seq = chan->next_seq;
 	info->readers = chan->readers;
 	info->writers = chan->writers;
+	info->sender_node = snapchan_end_node_id(chan, chan->sender_end);
+	info->receiver_node = snapchan_end_node_id(chan, chan->receiver_end);
 	mutex_unlock(&chan->lock);
 	mutex_unlock(&snapchan_chans_lock);
 	return 0;
@@ -1094,20 +1261,25 @@ out_unregister_region:
 /**
  * snapchan_chan_exit() - destroy every channel and unregister the class
  *
- * Open channel files hold the module, so none is open here.
+ * Open channel, node and snapshot files hold the module, so none is open
+ * here and no snapshot runs.
  */
 void snapchan_chan_exit(void)
 {
 	struct snapchan_chan *chan;
 
-	mutex_lock(&snapchan_chans_lock);
-	while ((chan = list_first_entry_or_null(&snapchan_chans,
-						struct snapchan_chan, list))) {
-		snapchan_chan_unregister(chan);
-		snapchan_chan_kill(chan);
+	for (;;) {
+		mutex_lock(&snapchan_chans_lock);
+		chan = list_first_entry_or_null(&snapchan_chans,
+						struct snapchan_chan, list);
+		if (chan)
+			snapchan_chan_get(chan);
+		mutex_unlock(&snapchan_chans_lock);
+		if (!chan)
+			break;
+		snapchan_chan_remove(chan, SNAPCHAN_TOPO_F_ABORT);
 		snapchan_chan_put(chan);
 	}
-	mutex_unlock(&snapchan_chans_lock);
 	class_destroy(snapchan_class);
 	cdev_del(&snapchan_cdev);
 	unregister_chrdev_region(snapchan_devt, SNAPCHAN_MINORS);

@@ -31,6 +31,12 @@ struct snapchan_limits snapchan_limits = {
 	.max_markers		= 16,
 	.max_captures		= 256,
 	.max_capture_mbytes	= 256,
+	.max_nodes		= 1024,
+	.max_snapshots		= 4,
+	.max_retained		= 4,
+	.max_state_bytes	= 1 << 20,
+	.default_timeout_ms	= 30000,
+	.default_budget_mbytes	= 64,
 };
 EXPORT_SYMBOL_IF_KUNIT(snapchan_limits);
 
@@ -56,6 +62,12 @@ static const struct snapchan_param_range snapchan_param_ranges[] = {
 	{ &snapchan_limits.max_markers,			1, 1024 },
 	{ &snapchan_limits.max_captures,		1, 65536 },
 	{ &snapchan_limits.max_capture_mbytes,		1, 1 << 20 },
+	{ &snapchan_limits.max_nodes,			1, 65536 },
+	{ &snapchan_limits.max_snapshots,		1, 64 },
+	{ &snapchan_limits.max_retained,		0, 64 },
+	{ &snapchan_limits.max_state_bytes,		0, 64 << 20 },
+	{ &snapchan_limits.default_timeout_ms,		0, 86400000 },
+	{ &snapchan_limits.default_budget_mbytes,	1, 1 << 20 },
 };
 
 static int snapchan_param_set(const char *s, const struct kernel_param *kp)
@@ -129,6 +141,27 @@ module_param_cb(max_capture_mbytes, &snapchan_param_ops,
 		&snapchan_limits.max_capture_mbytes, 0644);
 MODULE_PARM_DESC(max_capture_mbytes,
 		 "MiB of records that open captures may hold, all users");
+module_param_cb(max_nodes, &snapchan_param_ops,
+		&snapchan_limits.max_nodes, 0644);
+MODULE_PARM_DESC(max_nodes, "Nodes that may exist at once, all groups");
+module_param_cb(max_snapshots, &snapchan_param_ops,
+		&snapchan_limits.max_snapshots, 0644);
+MODULE_PARM_DESC(max_snapshots, "Snapshots running at once in one group");
+module_param_cb(max_retained, &snapchan_param_ops,
+		&snapchan_limits.max_retained, 0644);
+MODULE_PARM_DESC(max_retained,
+		 "Ended snapshots (complete, and aborted) kept per group for SNAP_OPEN");
+module_param_cb(max_state_bytes, &snapchan_param_ops,
+		&snapchan_limits.max_state_bytes, 0644);
+MODULE_PARM_DESC(max_state_bytes, "Largest node state blob in a snapshot");
+module_param_cb(default_timeout_ms, &snapchan_param_ops,
+		&snapchan_limits.default_timeout_ms, 0644);
+MODULE_PARM_DESC(default_timeout_ms,
+		 "Snapshot deadline when the caller gives 0 (0: none)");
+module_param_cb(default_budget_mbytes, &snapchan_param_ops,
+		&snapchan_limits.default_budget_mbytes, 0644);
+MODULE_PARM_DESC(default_budget_mbytes,
+		 "Snapshot recording budget in MiB when the caller gives 0");
 
 static unsigned int control_mode = 0666;
 module_param(control_mode, uint, 0444);
@@ -142,7 +175,7 @@ static long snapchan_ioc_version(void __user *argp)
 	struct snapchan_version v = {
 		.abi_version = SNAPCHAN_ABI_VERSION,
 		.features = SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS |
-			    SNAPCHAN_FEAT_CAPTURE,
+			    SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS,
 	};
 
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;
@@ -183,7 +216,8 @@ static long snapchan_ioc_chan_create(void __user *argp)
 	cfg.uid = current_euid();
 	cfg.gid = current_egid();
 
-	ret = snapchan_chan_create(&cfg, &arg.chan_id);
+	ret = snapchan_chan_create(&cfg, arg.flags & SNAPCHAN_TOPO_F_ABORT,
+				   &arg.chan_id);
 	if (ret)
 		return ret;
 	/* The id is a convenience: the channel exists whatever happens here. */
@@ -203,7 +237,7 @@ static long snapchan_ioc_chan_destroy(void __user *argp)
 		return -EINVAL;
 	if (snapchan_name_check(arg.name, false))
 		return -EINVAL;
-	return snapchan_chan_destroy(arg.name);
+	return snapchan_chan_destroy(arg.name, arg.flags);
 }
 
 static long snapchan_ioc_chan_info(void __user *argp)
@@ -270,6 +304,12 @@ static long snapchan_control_ioctl(struct file *file, unsigned int cmd,
 		return snapchan_ioc_chan_info(argp);
 	case SNAPCHAN_IOC_CHAN_LIST:
 		return snapchan_ioc_chan_list(argp);
+	case SNAPCHAN_IOC_NODE_JOIN:
+		return snapchan_node_join_ioctl(argp);
+	case SNAPCHAN_IOC_SNAP_BEGIN:
+		return snapchan_snap_begin_ioctl(argp);
+	case SNAPCHAN_IOC_SNAP_OPEN:
+		return snapchan_snap_open_ioctl(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -303,23 +343,32 @@ static int __init snapchan_init(void)
 	}
 	snapchan_control_dev.mode = control_mode;
 
-	ret = snapchan_chan_init();
+	ret = snapchan_snap_init();
 	if (ret)
 		return ret;
+	ret = snapchan_chan_init();
+	if (ret)
+		goto out_snap_exit;
+	snapchan_debugfs_init();
 	ret = misc_register(&snapchan_control_dev);
 	if (ret)
 		goto out_chan_exit;
 	return 0;
 
 out_chan_exit:
+	snapchan_debugfs_exit();
 	snapchan_chan_exit();
+out_snap_exit:
+	snapchan_snap_exit();
 	return ret;
 }
 
 static void __exit snapchan_exit(void)
 {
 	misc_deregister(&snapchan_control_dev);
+	snapchan_debugfs_exit();
 	snapchan_chan_exit();
+	snapchan_snap_exit();
 }
 
 module_init(snapchan_init);

@@ -11,7 +11,9 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -30,6 +32,12 @@ struct snapchan_limits {
 	unsigned int max_markers;
 	unsigned int max_captures;
 	unsigned int max_capture_mbytes;
+	unsigned int max_nodes;
+	unsigned int max_snapshots;
+	unsigned int max_retained;
+	unsigned int max_state_bytes;
+	unsigned int default_timeout_ms;
+	unsigned int default_budget_mbytes;
 };
 
 extern struct snapchan_limits snapchan_limits;
@@ -131,6 +139,36 @@ struct snapchan_chan {
 
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
+
+	/*
+	 * Group membership (node.c).  @group is set at creation and holds a
+	 * reference.  @group_link is guarded by the group's lock.
+	 * @sender_end and @receiver_end (the attached ends, NULL when none)
+	 * change under both the group lock and @lock, so either lock keeps
+	 * them stable.  @recordings (struct snapchan_schan.chan_link, the
+	 * snapshot recordings open on this channel) is guarded by @lock.
+	 */
+	struct snapchan_group *group;
+	struct list_head group_link;
+	struct snapchan_end *sender_end;
+	struct snapchan_end *receiver_end;
+	struct list_head recordings;
+};
+
+/*
+ * struct snapchan_end - an open channel file (its private data)
+ *
+ * @chan and @out are immutable.  @node (the node this end is attached to,
+ * or NULL) and @node_link (in node->ends) change under the group lock and
+ * the node's io_lock held for writing; the data path reads @node under RCU
+ * and then holds the node's io_lock for reading (snapchan_end_lock_node()).
+ */
+struct snapchan_end {
+	struct snapchan_chan *chan;
+	struct file *file;
+	bool out;
+	struct snapchan_node __rcu *node;
+	struct list_head node_link;
 };
 
 int snapchan_name_check(const char *name, bool allow_empty);
@@ -150,12 +188,14 @@ void snapchan_chan_push_marker(struct snapchan_chan *chan,
 struct snapchan_rec *snapchan_chan_head(struct snapchan_chan *chan);
 struct snapchan_rec *snapchan_chan_pop(struct snapchan_chan *chan);
 void snapchan_chan_kill(struct snapchan_chan *chan);
+void snapchan_chan_unlink(struct snapchan_chan *chan, struct snapchan_rec *rec);
+struct snapchan_chan *snapchan_chan_from_file(struct file *file);
 
 /* Registry and devices (chan.c). */
 int snapchan_chan_init(void);
 void snapchan_chan_exit(void);
-int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u64 *id);
-int snapchan_chan_destroy(const char *name);
+int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id);
+int snapchan_chan_destroy(const char *name, u32 flags);
 int snapchan_chan_info(const char *name, struct snapchan_chan_info *info);
 int snapchan_chan_list(char *names, u32 max, u32 *count);
 
@@ -252,5 +292,126 @@ struct snapchan_cap {
 struct snapchan_cap *snapchan_cap_take(struct snapchan_chan *chan);
 void snapchan_cap_free(struct snapchan_cap *cap);
 long snapchan_capture_ioctl(struct snapchan_chan *chan, void __user *argp);
+
+/* --- groups and nodes (node.c) ------------------------------------------ */
+
+/*
+ * struct snapchan_group - the nodes and channels one snapshot covers
+ *
+ * @name and @owner are immutable.  @list is guarded by
+ * snapchan_groups_lock.  Everything else is guarded by @lock: @nodes,
+ * @chans, @epoch, @next_snap_id, @snaps, @nr_running, @nr_complete,
+ * @nr_aborted.  @topo_wait wakes topology changes waiting for the running
+ * snapshots to end.
+ */
+struct snapchan_group {
+	struct kref ref;
+	char name[SNAPCHAN_NAME_LEN];
+	kuid_t owner;
+	struct list_head list;
+	struct mutex lock;		/* the group lock, see above */
+	struct list_head nodes;
+	struct list_head chans;
+	u64 epoch;
+	u64 next_snap_id;
+	struct list_head snaps;
+	unsigned int nr_running;
+	unsigned int nr_complete;
+	unsigned int nr_aborted;
+	wait_queue_head_t topo_wait;
+};
+
+/*
+ * struct snapchan_node - a Chandy-Lamport process: a member of one group
+ *
+ * @group, @id and @name are immutable.  @link, @ends and @dead are guarded
+ * by the group lock.  @io_lock is held for reading by this node's sends
+ * and receives on its attached ends, and for writing by NODE_RECORD (so
+ * that the record is atomic with respect to them) and by attach/detach.
+ * @wait: pollers of the node fd (EPOLLPRI: a snapshot asks to record).
+ * Freed after an RCU grace period (the data path finds it under RCU).
+ */
+struct snapchan_node {
+	struct kref ref;
+	struct rcu_head rcu;
+	struct snapchan_group *group;
+	u64 id;
+	char name[SNAPCHAN_NAME_LEN];
+	struct list_head link;
+	struct list_head ends;
+	bool dead;
+	struct rw_semaphore io_lock;	/* see above */
+	wait_queue_head_t wait;
+};
+
+extern struct mutex snapchan_groups_lock;
+extern struct list_head snapchan_groups;
+
+struct snapchan_group *snapchan_group_get_or_create(const char *name,
+						    bool create);
+void snapchan_group_put(struct snapchan_group *group);
+int snapchan_group_may_use(struct snapchan_group *group);
+int snapchan_group_topo_lock(struct snapchan_group *group, u32 flags);
+void snapchan_group_topo_unlock(struct snapchan_group *group);
+void snapchan_node_put(struct snapchan_node *node);
+struct snapchan_node *snapchan_end_lock_node(struct snapchan_end *end);
+void snapchan_end_unlock_node(struct snapchan_node *node);
+void snapchan_end_detach_all(struct snapchan_end *end);
+long snapchan_node_join_ioctl(void __user *argp);
+
+/* --- snapshots (snap.c) --------------------------------------------------- */
+
+enum snapchan_schan_state {
+	SNAPCHAN_SCHAN_INIT,	/* neither end recorded */
+	SNAPCHAN_SCHAN_MARKED,	/* sender recorded: marker queued */
+	SNAPCHAN_SCHAN_OPEN,	/* receiver recorded: recording arrivals */
+	SNAPCHAN_SCHAN_CLOSED,	/* both recorded: the state is final */
+};
+
+struct snapchan_snap;
+
+/*
+ * struct snapchan_schan - one member channel of one snapshot: its
+ * recording.  @chan, @snap, @sender_id and @receiver_id are immutable.
+ * @state, @marker, @recs, @nr_recs, @room, @cut_seq, @chan_link are
+ * guarded by the channel's lock while the snapshot runs, and immutable
+ * after it completes.
+ */
+struct snapchan_schan {
+	struct snapchan_chan *chan;
+	struct snapchan_snap *snap;
+	u64 sender_id;
+	u64 receiver_id;
+	enum snapchan_schan_state state;
+	bool failed;
+	struct snapchan_rec *marker;
+	struct snapchan_rec **recs;
+	u32 nr_recs;
+	u32 room;
+	u64 cut_seq;
+	struct list_head chan_link;
+};
+
+void snapchan_rec_recorded(struct snapchan_chan *chan, struct snapchan_rec *rec);
+long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp);
+long snapchan_node_event_ioctl(struct snapchan_node *node, void __user *argp);
+__poll_t snapchan_node_poll_events(struct snapchan_node *node);
+void snapchan_node_leaving(struct snapchan_node *node);
+long snapchan_snap_begin_ioctl(void __user *argp);
+long snapchan_snap_open_ioctl(void __user *argp);
+void snapchan_group_abort_running(struct snapchan_group *group, u32 reason);
+void snapchan_group_release_snaps(struct snapchan_group *group);
+int snapchan_snap_init(void);
+void snapchan_snap_exit(void);
+
+/* --- debugfs (debugfs.c) -------------------------------------------------- */
+
+struct seq_file;
+
+int snapchan_debugfs_groups(struct seq_file *m);
+int snapchan_debugfs_nodes(struct seq_file *m);
+int snapchan_debugfs_snaps(struct seq_file *m);
+void snapchan_debugfs_init(void);
+void snapchan_debugfs_exit(void);
 
 #endif /* _SNAPCHAN_H */
