@@ -269,7 +269,9 @@ static long snapchan_ioc_chan_list(void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	/* No more names can exist than there are minors. */
+	if (arg.flags || arg.reserved)
+		return -EINVAL;
+	/* No more names can exist than there are channels. */
 	max = min_t(u32, arg.max_entries,
 		    READ_ONCE(snapchan_limits.max_channels));
 	if (max) {

@@ -27,8 +27,10 @@
  * * An ioctl that the device does not know fails with ``ENOTTY``.
  * * A bad user pointer fails with ``EFAULT``; nothing is changed.
  * * Names (channel, group, node) are NUL-terminated inside a
- *   %SNAPCHAN_NAME_LEN byte field: 1..31 characters of ``[A-Za-z0-9._-]``.
- *   A missing terminator or another character is ``EINVAL``.
+ *   %SNAPCHAN_NAME_LEN byte field: 1..31 characters of ASCII
+ *   ``[A-Za-z0-9._-]``, and neither ``.`` nor ``..`` (a channel name is a
+ *   path component under /dev/snapchan).  A missing terminator, another
+ *   character or those two names is ``EINVAL``.
  * * New behaviour comes as a new ioctl or a new flag, never as a changed
  *   structure.  %SNAPCHAN_IOC_VERSION reports the feature bits.
  */
@@ -166,11 +168,15 @@ struct snapchan_chan_info {
  * @max_entries: in: room in @names.
  * @count:       out: number of channels that exist; min(@count,
  *               @max_entries) names were written, in creation order.
+ * @flags:       in: 0.
+ * @reserved:    must be zero.
  */
 struct snapchan_chan_list {
 	__u64 names;
 	__u32 max_entries;
 	__u32 count;
+	__u32 flags;
+	__u32 reserved;
 };
 
 /* Record types, in struct snapchan_recv and struct snapchan_img_record. */
@@ -191,6 +197,14 @@ struct snapchan_chan_list {
  * @len:      out: payload length (0 for a marker).  When it exceeds
  *            @buf_len the call fails with ``EMSGSIZE``, @len still tells
  *            the size, and the record stays queued.
+ *
+ * Errors besides the common ones: ``EAGAIN`` (empty, O_NONBLOCK),
+ * ``ENODATA`` (end of file on a %SNAPCHAN_CHAN_F_EOF channel: empty and
+ * every writer gone; read() returns 0 there, which a zero-length message
+ * also does, so RECV is the unambiguous way), ``ENODEV`` (destroyed),
+ * ``EPERM`` (another end is the attached receiver), ``EBADF`` (a sending
+ * end).  A MARKER placed by a snapshot (@origin non-zero) is reported but
+ * never consumed by RECV: %SNAPCHAN_IOC_NODE_RECORD consumes it.
  * @seq:      out: DATA sequence number (0 for a marker).
  * @snap_id:  out: marker id (0 for data).
  * @origin:   out: id of the node whose record placed the marker (0 for
