@@ -87,6 +87,7 @@ out_unlock:
 	mutex_unlock(&snapchan_groups_lock);
 	return group;
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_group_get_or_create);
 
 static void snapchan_group_release(struct kref *ref)
 {
@@ -107,6 +108,7 @@ void snapchan_group_put(struct snapchan_group *group)
 		kref_put_mutex(&group->ref, snapchan_group_release,
 			       &snapchan_groups_lock);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_group_put);
 
 /**
  * snapchan_group_may_use() - may the caller join, snapshot or extend @group
@@ -175,6 +177,7 @@ void snapchan_node_put(struct snapchan_node *node)
 {
 	kref_put(&node->ref, snapchan_node_release);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_node_put);
 
 /**
  * snapchan_end_lock_node() - pin the node attached to @end, if any
@@ -362,6 +365,43 @@ static const struct file_operations snapchan_node_fops = {
 };
 
 /**
+ * snapchan_node_alloc() - a node of @group, not yet a member
+ * @group: the group; the node takes a reference of its own.
+ * @name: a checked name.
+ *
+ * Return: the node with one reference, marked dead until it is added to
+ * the group's list; ERR_PTR(-ENOSPC) past max_nodes, or (-ENOMEM).
+ */
+struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
+					  const char *name)
+{
+	struct snapchan_node *node;
+
+	if (atomic_inc_return(&snapchan_nr_nodes) >
+	    READ_ONCE(snapchan_limits.max_nodes)) {
+		atomic_dec(&snapchan_nr_nodes);
+		return ERR_PTR(-ENOSPC);
+	}
+	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+	if (!node) {
+		atomic_dec(&snapchan_nr_nodes);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&node->ref);
+	kref_get(&group->ref);
+	node->group = group;
+	node->id = atomic64_inc_return(&snapchan_next_node_id);
+	strscpy(node->name, name, sizeof(node->name));
+	INIT_LIST_HEAD(&node->link);
+	INIT_LIST_HEAD(&node->ends);
+	node->dead = true;
+	init_rwsem(&node->io_lock);
+	init_waitqueue_head(&node->wait);
+	return node;
+}
+EXPORT_SYMBOL_IF_KUNIT(snapchan_node_alloc);
+
+/**
  * snapchan_node_join_ioctl() - SNAPCHAN_IOC_NODE_JOIN on the control device
  * @argp: user pointer to struct snapchan_node_join.
  *
@@ -391,31 +431,10 @@ long snapchan_node_join_ioctl(void __user *argp)
 	if (IS_ERR(group))
 		return PTR_ERR(group);
 	ret = snapchan_group_may_use(group);
-	if (ret)
-		goto out_put_group;
-	if (atomic_inc_return(&snapchan_nr_nodes) >
-	    READ_ONCE(snapchan_limits.max_nodes)) {
-		atomic_dec(&snapchan_nr_nodes);
-		ret = -ENOSPC;
-		goto out_put_group;
-	}
-
-	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
-	if (!node) {
-		atomic_dec(&snapchan_nr_nodes);
-		ret = -ENOMEM;
-		goto out_put_group;
-	}
-	/* From here the node owns the group reference and the node count. */
-	kref_init(&node->ref);
-	node->group = group;
-	node->id = atomic64_inc_return(&snapchan_next_node_id);
-	memcpy(node->name, arg.name, SNAPCHAN_NAME_LEN);
-	INIT_LIST_HEAD(&node->link);
-	INIT_LIST_HEAD(&node->ends);
-	node->dead = true;		/* until it is in the group */
-	init_rwsem(&node->io_lock);
-	init_waitqueue_head(&node->wait);
+	node = ret ? ERR_PTR(ret) : snapchan_node_alloc(group, arg.name);
+	snapchan_group_put(group);	/* the node holds its own */
+	if (IS_ERR(node))
+		return PTR_ERR(node);
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -464,9 +483,6 @@ out_put_fd:
 	put_unused_fd(fd);
 out_put_node:
 	snapchan_node_put(node);
-	return ret;
-out_put_group:
-	snapchan_group_put(group);
 	return ret;
 }
 

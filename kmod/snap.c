@@ -96,56 +96,6 @@
 
 #include "snapchan.h"
 
-/* A member node of a snapshot. */
-struct snapchan_snode {
-	struct snapchan_node *node;	/* reference while running */
-	u64 id;
-	char name[SNAPCHAN_NAME_LEN];
-	bool recorded;
-	void *state;
-	u64 len;
-};
-
-/*
- * struct snapchan_snap - one global snapshot of a group
- *
- * Immutable after creation: @group, @id, @epoch, @begin_ns, @budget,
- * @nr_nodes, @nr_chans, the identity fields of @nodes and @chans.
- * Guarded by the group lock: @link, @state, @reason, @end_ns,
- * @nodes_recorded, @chans_closed, @state_bytes, the @nodes' state fields,
- * and @img (built at completion, immutable afterwards).  @state and
- * @reason are also read locklessly (READ_ONCE) by poll and read.
- * The recordings in @chans are guarded as struct snapchan_schan says.
- */
-struct snapchan_snap {
-	struct kref ref;
-	struct snapchan_group *group;
-	struct list_head link;
-	u64 id;
-	u64 epoch;
-	u32 state;
-	u32 reason;
-	u64 begin_ns;
-	u64 end_ns;
-	u64 budget;
-	atomic64_t recorded_bytes;
-	atomic64_t recorded_msgs;
-	u64 state_bytes;
-	atomic_t async_reason;
-	struct work_struct abort_work;
-	struct delayed_work deadline_work;
-	wait_queue_head_t wait;
-	u32 nr_nodes;
-	u32 nodes_recorded;
-	struct snapchan_snode *nodes;
-	u32 nr_chans;
-	u32 chans_closed;
-	struct snapchan_schan *chans;
-	struct snapchan_img_src img;
-	struct snapchan_img_node_src *img_nodes;
-	struct snapchan_img_chan_src *img_chans;
-};
-
 /* The state, for lockless readers: a COMPLETE image is then readable. */
 static u32 snapchan_snap_state(struct snapchan_snap *snap)
 {
@@ -190,10 +140,11 @@ static void snapchan_snap_release(struct kref *ref)
 	kfree(snap);
 }
 
-static void snapchan_snap_put(struct snapchan_snap *snap)
+VISIBLE_IF_KUNIT void snapchan_snap_put(struct snapchan_snap *snap)
 {
 	kref_put(&snap->ref, snapchan_snap_release);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_put);
 
 /* Hand an abort to the work item: for callers that cannot take the lock. */
 static void snapchan_snap_abort_async(struct snapchan_snap *snap, u32 reason)
@@ -291,6 +242,7 @@ void snapchan_rec_recorded(struct snapchan_chan *chan, struct snapchan_rec *rec)
 		}
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_recorded);
 
 /*
  * The receiving node records: open the recording, or close it if the
@@ -424,7 +376,7 @@ static void snapchan_snap_end(struct snapchan_snap *snap, u32 state)
 	snapchan_group_retain(group, state);
 }
 
-static void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason)
+VISIBLE_IF_KUNIT void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason)
 {
 	u32 i, j;
 
@@ -464,6 +416,7 @@ static void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason)
 	}
 	snapchan_snap_end(snap, SNAPCHAN_SNAP_ABORTED);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_abort);
 
 /* Describe the image of a complete snapshot (arrays preallocated). */
 static void snapchan_snap_build_image(struct snapchan_snap *snap)
@@ -563,8 +516,8 @@ static bool snapchan_chan_is_member(struct snapchan_chan *chan)
  * both ends attached.  Returns it with a reference for the caller (the
  * group's list holds another), or an ERR_PTR.
  */
-static struct snapchan_snap *snapchan_snap_create(struct snapchan_group *group,
-						  u64 timeout_ns, u64 budget)
+VISIBLE_IF_KUNIT struct snapchan_snap *
+snapchan_snap_create(struct snapchan_group *group, u64 timeout_ns, u64 budget)
 {
 	struct snapchan_snap *snap;
 	struct snapchan_node *node;
@@ -667,6 +620,7 @@ out_free:
 	kfree(snap);
 	return ERR_PTR(-ENOMEM);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_create);
 
 static struct snapchan_snap *snapchan_snap_find(struct snapchan_group *group,
 						u64 id)
@@ -680,8 +634,8 @@ static struct snapchan_snap *snapchan_snap_find(struct snapchan_group *group,
 	return NULL;
 }
 
-static struct snapchan_snode *snapchan_snap_member(struct snapchan_snap *snap,
-						   struct snapchan_node *node)
+VISIBLE_IF_KUNIT struct snapchan_snode *
+snapchan_snap_member(struct snapchan_snap *snap, struct snapchan_node *node)
 {
 	u32 i;
 
@@ -690,15 +644,16 @@ static struct snapchan_snode *snapchan_snap_member(struct snapchan_snap *snap,
 			return &snap->nodes[i];
 	return NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_member);
 
 /*
  * The record: store @state (taken over), then handle every member channel
  * of @node, incoming sides first, with the node's io_lock held for writing.
  */
-static int snapchan_snap_record(struct snapchan_snap *snap,
-				struct snapchan_snode *sn,
-				struct snapchan_node *node,
-				void *state, u64 len)
+VISIBLE_IF_KUNIT int snapchan_snap_record(struct snapchan_snap *snap,
+					  struct snapchan_snode *sn,
+					  struct snapchan_node *node,
+					  void *state, u64 len)
 {
 	struct snapchan_rec **markers;
 	u32 i, k, nr_markers = 0, reason = 0;
@@ -750,6 +705,7 @@ out_put_markers:
 	kfree(markers);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_record);
 
 /* --- snapshot fds --------------------------------------------------------- */
 
@@ -1119,6 +1075,7 @@ void snapchan_group_abort_running(struct snapchan_group *group, u32 reason)
 	list_for_each_entry_safe(snap, tmp, &group->snaps, link)
 		snapchan_snap_abort(snap, reason);
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_group_abort_running);
 
 /**
  * snapchan_group_release_snaps() - drop the group's references to its
@@ -1142,6 +1099,7 @@ void snapchan_group_release_snaps(struct snapchan_group *group)
 	group->nr_complete = 0;
 	group->nr_aborted = 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_group_release_snaps);
 
 /* Look up @name for a caller who must be allowed to snapshot it. */
 static struct snapchan_group *snapchan_group_for_snap(const char *name)

@@ -17,6 +17,7 @@
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/snapchan.h>
 
 /* Limits, settable as module parameters (main.c). */
@@ -353,6 +354,8 @@ void snapchan_group_put(struct snapchan_group *group);
 int snapchan_group_may_use(struct snapchan_group *group);
 int snapchan_group_topo_lock(struct snapchan_group *group, u32 flags);
 void snapchan_group_topo_unlock(struct snapchan_group *group);
+struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
+					  const char *name);
 void snapchan_node_put(struct snapchan_node *node);
 struct snapchan_node *snapchan_end_lock_node(struct snapchan_end *end);
 void snapchan_end_unlock_node(struct snapchan_node *node);
@@ -392,6 +395,56 @@ struct snapchan_schan {
 	struct list_head chan_link;
 };
 
+/* A member node of a snapshot. */
+struct snapchan_snode {
+	struct snapchan_node *node;	/* reference while running */
+	u64 id;
+	char name[SNAPCHAN_NAME_LEN];
+	bool recorded;
+	void *state;
+	u64 len;
+};
+
+/*
+ * struct snapchan_snap - one global snapshot of a group
+ *
+ * Immutable after creation: @group, @id, @epoch, @begin_ns, @budget,
+ * @nr_nodes, @nr_chans, the identity fields of @nodes and @chans.
+ * Guarded by the group lock: @link, @state, @reason, @end_ns,
+ * @nodes_recorded, @chans_closed, @state_bytes, the @nodes' state fields,
+ * and @img (built at completion, immutable afterwards).  @state and
+ * @reason are also read locklessly (READ_ONCE) by poll and read.
+ * The recordings in @chans are guarded as struct snapchan_schan says.
+ */
+struct snapchan_snap {
+	struct kref ref;
+	struct snapchan_group *group;
+	struct list_head link;
+	u64 id;
+	u64 epoch;
+	u32 state;
+	u32 reason;
+	u64 begin_ns;
+	u64 end_ns;
+	u64 budget;
+	atomic64_t recorded_bytes;
+	atomic64_t recorded_msgs;
+	u64 state_bytes;
+	atomic_t async_reason;
+	struct work_struct abort_work;
+	struct delayed_work deadline_work;
+	wait_queue_head_t wait;
+	u32 nr_nodes;
+	u32 nodes_recorded;
+	struct snapchan_snode *nodes;
+	u32 nr_chans;
+	u32 chans_closed;
+	struct snapchan_schan *chans;
+	struct snapchan_img_src img;
+	struct snapchan_img_node_src *img_nodes;
+	struct snapchan_img_chan_src *img_chans;
+};
+
 void snapchan_rec_recorded(struct snapchan_chan *chan, struct snapchan_rec *rec);
 long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp);
 long snapchan_node_event_ioctl(struct snapchan_node *node, void __user *argp);
@@ -401,6 +454,19 @@ long snapchan_snap_begin_ioctl(void __user *argp);
 long snapchan_snap_open_ioctl(void __user *argp);
 void snapchan_group_abort_running(struct snapchan_group *group, u32 reason);
 void snapchan_group_release_snaps(struct snapchan_group *group);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* Internal steps, visible to the KUnit suites (static otherwise). */
+void snapchan_snap_put(struct snapchan_snap *snap);
+void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason);
+struct snapchan_snap *snapchan_snap_create(struct snapchan_group *group,
+					   u64 timeout_ns, u64 budget);
+struct snapchan_snode *snapchan_snap_member(struct snapchan_snap *snap,
+					    struct snapchan_node *node);
+int snapchan_snap_record(struct snapchan_snap *snap,
+			 struct snapchan_snode *sn, struct snapchan_node *node,
+			 void *state, u64 len);
+#endif
 int snapchan_snap_init(void);
 void snapchan_snap_exit(void);
 

@@ -36,9 +36,20 @@ rm -rf "$outdir"
 log=$(make -s module KDIR="$kdir" MODOUT="$outdir" \
 	KBUILD_EXTRA="W=1 C=2" 2>&1)
 rc=$?
-out=$(printf '%s\n' "$log" | grep -E '(warning|error):|Error [0-9]')
+out=$(printf '%s\n' "$log" | grep -E '(warning|error|ERROR):|Error [0-9]')
 [ $rc -eq 0 ] || out="${out:-build failed (rc $rc)}"
 gate "W=1 and sparse (C=2) against $krel" "$out"
+
+# Again against the debug kernel, whose CONFIG_KUNIT brings in the suites.
+dkdir=$(selftests/qemu/build-kernel.sh) || exit 1
+outdir=build/gates-debug
+rm -rf "$outdir"
+log=$(make -s module KDIR="$dkdir" MODOUT="$outdir" \
+	KBUILD_EXTRA="W=1 C=2" 2>&1)
+rc=$?
+out=$(printf '%s\n' "$log" | grep -E '(warning|error|ERROR):|Error [0-9]')
+[ $rc -eq 0 ] || out="${out:-build failed (rc $rc)}"
+gate "W=1 and sparse (C=2) against the debug kernel, KUnit suites included" "$out"
 
 echo "gates: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

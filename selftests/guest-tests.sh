@@ -1,0 +1,59 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test VM (busybox sh), with snapchan.ko already loaded by
+# the VM's init.  Usage: guest-tests.sh debug|stock
+#   debug: load the KUnit module (its suites run at load; the host parses
+#          the KTAP on the console), then every kselftest program;
+#   stock: every kselftest program.
+# Then: nothing must be left in debugfs, and the module must unload.
+# Exit status 0 only if everything passed.
+
+kernel=${1:-stock}
+fail=0
+dbg=/sys/kernel/debug/snapchan
+
+if [ "$kernel" = debug ]; then
+	if ! insmod /lib/snapchan/snapchan_kunit.ko; then
+		echo "# guest: loading snapchan_kunit.ko failed"
+		fail=1
+	fi
+	for r in /sys/kernel/debug/kunit/snapchan*/results; do
+		[ -f "$r" ] || { echo "# guest: no KUnit results"; fail=1; break; }
+		if grep -q 'not ok' "$r"; then
+			echo "# guest: KUnit failures in $r"
+			fail=1
+		fi
+	done
+	rmmod snapchan_kunit || fail=1
+fi
+
+for t in /bin/tests/*; do
+	[ -x "$t" ] || continue
+	echo "# selftests: snapchan: ${t##*/}"
+	if ! "$t"; then
+		echo "# guest: ${t##*/} failed"
+		fail=1
+	fi
+done
+
+# Nothing left behind: only the header line in each debugfs table.
+for f in groups nodes snapshots; do
+	[ -f "$dbg/$f" ] || continue
+	n=$(wc -l <"$dbg/$f")
+	if [ "$n" -gt 1 ]; then
+		echo "# guest: debugfs $f not empty after the tests:"
+		sed 's/^/#   /' "$dbg/$f"
+		fail=1
+	fi
+done
+if ls /dev/snapchan/ | grep -qv '^control$'; then
+	echo "# guest: channels left behind: $(ls /dev/snapchan | tr '\n' ' ')"
+	fail=1
+fi
+
+if ! rmmod snapchan; then
+	echo "# guest: rmmod snapchan failed"
+	fail=1
+fi
+exit $fail
