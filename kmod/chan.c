@@ -543,14 +543,15 @@ static struct snapchan_rec *snapchan_recv_head(struct snapchan_end *end,
 			ret = -EPERM;
 			break;
 		}
+		/* A destroyed channel delivers nothing more, queued or not. */
+		if (chan->dead) {
+			ret = -ENODEV;
+			break;
+		}
 		rec = snapchan_chan_head(chan);
 		if (rec) {
 			*nodep = node;
 			return rec;
-		}
-		if (chan->dead) {
-			ret = -ENODEV;
-			break;
 		}
 		if (snapchan_chan_eof(chan)) {
 			*nodep = node;

@@ -199,8 +199,7 @@ static long snapchan_ioc_chan_create(void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (!snapchan_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)) ||
-	    arg.chan_id)
+	if (!snapchan_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
 		return -EINVAL;
 	if (arg.flags & ~(SNAPCHAN_CHAN_F_ALL | SNAPCHAN_TOPO_F_ABORT))
 		return -EINVAL;

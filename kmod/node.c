@@ -427,6 +427,9 @@ long snapchan_node_join_ioctl(void __user *argp)
 	if (snapchan_name_check(arg.group, false) ||
 	    snapchan_name_check(arg.name, false))
 		return -EINVAL;
+	/* Fail on an unwritable argument before the group changes. */
+	if (copy_to_user(argp, &arg, sizeof(arg)))
+		return -EFAULT;
 	group = snapchan_group_get_or_create(arg.group, false);
 	if (IS_ERR(group))
 		return PTR_ERR(group);

@@ -356,7 +356,8 @@ static void snapchan_snap_end(struct snapchan_snap *snap, u32 state)
 	u32 i;
 
 	lockdep_assert_held(&group->lock);
-	snap->end_ns = ktime_get_ns();
+	if (!snap->end_ns)		/* a complete image already has it */
+		snap->end_ns = ktime_get_ns();
 	/* Publishes the image to lockless readers (snapchan_snap_state()). */
 	smp_store_release(&snap->state, state);
 	group->nr_running--;
@@ -899,6 +900,9 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 		return -EINVAL;
 	if (arg.state_len > READ_ONCE(snapchan_limits.max_state_bytes))
 		return -EFBIG;
+	/* Fail on an unwritable argument before anything is committed. */
+	if (copy_to_user(argp, &arg, sizeof(arg)))
+		return -EFAULT;
 	if (arg.state_len) {
 		state = kvmalloc(arg.state_len, GFP_KERNEL_ACCOUNT);
 		if (!state)
@@ -1140,6 +1144,9 @@ long snapchan_snap_begin_ioctl(void __user *argp)
 		return -EINVAL;
 	if (snapchan_name_check(arg.group, false))
 		return -EINVAL;
+	/* Fail on an unwritable argument before a snapshot exists. */
+	if (copy_to_user(argp, &arg, sizeof(arg)))
+		return -EFAULT;
 	group = snapchan_group_for_snap(arg.group);
 	if (IS_ERR(group))
 		return PTR_ERR(group);
