@@ -21,6 +21,15 @@ if [ -f "$out/.snapchan-done" ]; then
 	exit 0
 fi
 
+# One build at a time: a second caller waits, then finds it done.
+mkdir -p "$cache"
+exec 9>"$cache/build.lock"
+flock 9
+if [ -f "$out/.snapchan-done" ]; then
+	echo "$out"
+	exit 0
+fi
+
 src=$("$here/../../scripts/ksrc.sh")
 
 echo "build-kernel: building debug kernel in $out (a few minutes, once)" >&2
@@ -52,4 +61,8 @@ if ! make -C "$src" O="$out" -j"$jobs" >"$out/build.log" 2>&1; then
 	exit 1
 fi
 touch "$out/.snapchan-done"
+# Older debug kernels (other configurations) are not needed any more.
+for old in "$cache"/debug-*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "$out"
