@@ -20,7 +20,8 @@ KSRC = $(shell scripts/ksrc.sh)
 JOBS ?= $(shell nproc)
 
 .PHONY: all module userspace tests deps check check-host check-debug \
-	check-stock gates vm-run demo clean debug-kernel help
+	check-stock gates vm-run demo clean debug-kernel help install \
+	install-module bench
 
 all: module userspace tests
 
@@ -71,6 +72,24 @@ vm-run: deps
 
 demo: deps
 	@scripts/demo.sh
+
+# --- install on a real machine ---------------------------------------------
+PREFIX ?= /usr/local
+KREL ?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+INSTALL_MOD_DIR ?= updates
+
+install: install-module
+	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+install-module: module
+	install -D -m 0644 $(MODOUT)/kmod/snapchan.ko \
+		$(DESTDIR)/lib/modules/$(KREL)/$(INSTALL_MOD_DIR)/snapchan.ko
+	install -D -m 0644 packaging/60-snapchan.rules \
+		$(DESTDIR)/etc/udev/rules.d/60-snapchan.rules
+	[ -n "$(DESTDIR)" ] || depmod -a $(KREL)
+
+bench: deps
+	@scripts/bench.sh
 
 clean:
 	rm -rf build
