@@ -89,4 +89,22 @@ static inline void put_le64(void *p, uint64_t v)
 #define IMG_PUT32(p, T, f, v)	put_le32(IMG_FIELD(p, T, f), (v))
 #define IMG_PUT64(p, T, f, v)	put_le64(IMG_FIELD(p, T, f), (v))
 
+/* Copy a name, known to be valid, into a zeroed SNAPCHAN_NAME_LEN field. */
+static inline void sc_name_copy(char dst[SNAPCHAN_NAME_LEN], const char *src)
+{
+	size_t n = strnlen(src, SNAPCHAN_NAME_LEN - 1);
+
+	memset(dst, 0, SNAPCHAN_NAME_LEN);
+	memcpy(dst, src, n);
+}
+
+/* CLOCK_MONOTONIC in milliseconds (never fails on Linux). */
+uint64_t __sc_now_ms(void);
+
+/*
+ * The milliseconds left until @deadline (a __sc_now_ms() value), for
+ * poll(2); -1 stays -1 (no deadline).
+ */
+int __sc_left_ms(int64_t deadline);
+
 #endif /* SNAPCHAN_INTERNAL_H */

@@ -657,6 +657,701 @@ int snapchan_image_builder_finish(struct snapchan_image_builder *b,
  */
 void snapchan_image_builder_free(struct snapchan_image_builder *b);
 
+/* ---------------------------------------------------------------------- */
+/* Saving files atomically                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Flags of snapchan_save_file(), snapchan_image_save(), snapchan_snap_save(). */
+#define SNAPCHAN_SAVE_F_NOREPLACE	(1U << 0)	/* -EEXIST if @path exists */
+#define SNAPCHAN_SAVE_F_ALL		(SNAPCHAN_SAVE_F_NOREPLACE)
+
+/**
+ * snapchan_save_file() - write a file atomically
+ * @path:  the destination.
+ * @buf:   its new contents (may be NULL when @len is 0).
+ * @len:   their length.
+ * @flags: %SNAPCHAN_SAVE_F_NOREPLACE to refuse an existing @path, or 0 to
+ *         replace it.
+ *
+ * Writes a temporary file ".<name>.tmp.XXXXXX" in @path's directory (mode
+ * 0600: an image holds every member's state and the data in flight; chmod
+ * it afterwards to share it), fsync()s and closes it, renames it to @path
+ * and fsync()s the directory.  Whoever opens @path sees either what was
+ * there before or all of @buf, never a part, even across a crash.
+ *
+ * Return: 0, or -errno: -EINVAL (flags), -EISDIR (@path names a directory
+ * entry such as "dir/"), -ENAMETOOLONG, -EEXIST (with
+ * %SNAPCHAN_SAVE_F_NOREPLACE), or an error of mkostemp(3), write(2),
+ * fsync(2), close(2) or rename(2).  On an error the temporary file is
+ * removed and @path is untouched, except for an error of the final fsync
+ * of the directory, which is returned with the new file in place.
+ */
+int snapchan_save_file(const char *path, const void *buf, size_t len,
+		       unsigned int flags);
+
+/**
+ * snapchan_image_save() - save an image to a file atomically
+ * @img:   the image.
+ * @path:  the destination.
+ * @flags: as for snapchan_save_file().
+ *
+ * Verifies the image (a corrupted one is never written) and saves it with
+ * snapchan_save_file().
+ *
+ * Return: 0, an error of snapchan_image_verify() or of
+ * snapchan_save_file().
+ */
+int snapchan_image_save(const struct snapchan_image *img, const char *path,
+			unsigned int flags);
+
+/* ---------------------------------------------------------------------- */
+/* Snapshots                                                              */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A snapshot fd (from snapchan_snap_begin(), snapchan_snap_open() or
+ * snapchan_node_begin()) polls POLLIN when the snapshot is complete and
+ * POLLERR when it was aborted; read() on it streams the image once (a
+ * second fd from snapchan_snap_open() reads it again), and waits while the
+ * snapshot runs.  Close it with close(2).
+ */
+
+/**
+ * snapchan_snap_begin() - begin a snapshot of a group
+ *                         (%SNAPCHAN_IOC_SNAP_BEGIN)
+ * @ctl:          the control device.
+ * @group:        the group.
+ * @timeout_ns:   abort it if it is not complete after this long; 0: the
+ *                module's default (parameter default_timeout_ms).
+ * @budget_bytes: abort it if the channel states grow beyond this many
+ *                payload bytes; 0: the module's default.
+ * @snap_id:      out, may be NULL: the snapshot id.
+ *
+ * Every member node gets a record request on its node fd.
+ *
+ * Return: the snapshot fd, or -errno: -EINVAL (invalid group name),
+ * -ENOENT (no such group), -EPERM (not the group's owner), -EBUSY (too
+ * many snapshots of the group running), -ENOMEM, -EMFILE.
+ */
+int snapchan_snap_begin(int ctl, const char *group, uint64_t timeout_ns,
+			uint64_t budget_bytes, uint64_t *snap_id);
+
+/**
+ * snapchan_snap_open() - another fd on an existing snapshot
+ *                        (%SNAPCHAN_IOC_SNAP_OPEN)
+ * @ctl:     the control device.
+ * @group:   its group.
+ * @snap_id: its id, not 0.
+ *
+ * Running snapshots and the last few that ended (module parameter
+ * max_retained) can be opened.
+ *
+ * Return: the snapshot fd, or -errno (-ENOENT: no such group or snapshot,
+ * or no longer retained; -EPERM; -EINVAL).
+ */
+int snapchan_snap_open(int ctl, const char *group, uint64_t snap_id);
+
+/**
+ * snapchan_snap_info() - progress and result of a snapshot
+ *                        (%SNAPCHAN_IOC_SNAP_INFO)
+ * @fd:   a snapshot fd.
+ * @info: out: id, group, state (SNAPCHAN_SNAP_*), abort reason, members
+ *        and how many recorded or closed, recorded messages and bytes,
+ *        times, image length.
+ *
+ * Return: 0 or -errno.
+ */
+int snapchan_snap_info(int fd, struct snapchan_snap_info *info);
+
+/**
+ * snapchan_snap_wait() - wait for a snapshot to end
+ * @fd:         a snapshot fd.
+ * @timeout_ms: at most this long; -1: no limit; 0: just look.
+ * @info:       out, may be NULL: its info when the call returns (also on
+ *              -ETIMEDOUT, for progress reports).
+ *
+ * Return: 0 when it is complete; -ECANCELED when it was aborted
+ * (@info->abort_reason says why); -ETIMEDOUT when it still runs after
+ * @timeout_ms (-EAGAIN with a @timeout_ms of 0); -EINTR when a signal
+ * interrupted the wait; other -errno.
+ */
+int snapchan_snap_wait(int fd, int timeout_ms, struct snapchan_snap_info *info);
+
+/**
+ * snapchan_snap_abort() - abort a running snapshot (%SNAPCHAN_IOC_SNAP_ABORT)
+ * @fd: a snapshot fd.
+ *
+ * Its markers leave every queue and its recordings are freed.
+ *
+ * Return: 0, or -EALREADY if it had ended already, or -errno.
+ */
+int snapchan_snap_abort(int fd);
+
+/**
+ * snapchan_snap_save() - read a snapshot's image and save it atomically
+ * @fd:    a snapshot fd that has not been read yet.
+ * @path:  the destination file.
+ * @flags: as for snapchan_save_file().
+ * @diag:  out, may be NULL: why the image was refused.
+ *
+ * Waits for the snapshot to end (read() on the fd does), reads and verifies
+ * its image (snapchan_image_open_fd()), then saves it with
+ * snapchan_save_file().  Nothing is written unless the image is whole and
+ * valid.
+ *
+ * Return: 0, -ECANCELED (the snapshot was aborted), an error of
+ * snapchan_image_open_fd() or of snapchan_save_file().
+ */
+int snapchan_snap_save(int fd, const char *path, unsigned int flags,
+		       struct snapchan_image_diag *diag);
+
+/**
+ * snapchan_snap_state_name() - "running", "complete", "aborted"
+ * @state: SNAPCHAN_SNAP_*.
+ *
+ * Return: a static string ("unknown" for another value).
+ */
+const char *snapchan_snap_state_name(uint32_t state);
+
+/**
+ * snapchan_abort_reason_name() - a short English text for an abort reason
+ * @reason: SNAPCHAN_ABORT_*.
+ *
+ * Return: a static string, e.g. "deadline passed" ("unknown reason" for
+ * another value).
+ */
+const char *snapchan_abort_reason_name(uint32_t reason);
+
+/* ---------------------------------------------------------------------- */
+/* Nodes                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A node is one Chandy-Lamport process of a group: the node fd that
+ * SNAPCHAN_IOC_NODE_JOIN returns, and the channel ends it attached (the
+ * library opens and owns them).  Attached channels are named by an index,
+ * stable until snapchan_node_detach().  A node must not be used by two
+ * threads at once.
+ *
+ * Receiving: snapchan_node_recv() waits on every incoming channel and on
+ * the node fd, and returns one of
+ *   - %SNAPCHAN_NODE_MSG_RECORD: a snapshot asks this node to record (a
+ *     request on the node fd, or a marker at the head of an incoming
+ *     channel).  Call snapchan_node_record() with @snap_id and the node's
+ *     state now: the marker stays at the head of its channel, and the
+ *     channel yields nothing else, until the node records.  Record
+ *     requests come before data.
+ *   - %SNAPCHAN_NODE_MSG_DATA: the next DATA message of one incoming
+ *     channel, with its sequence number (channels are served in turn).
+ *   - %SNAPCHAN_NODE_MSG_HANGUP: an incoming channel was destroyed
+ *     (@error -ENODEV) or, for a %SNAPCHAN_CHAN_F_EOF channel, reached end
+ *     of file (@error -ENODATA).  It is reported once and no longer polled.
+ * Sending: snapchan_node_send() on an outgoing index.
+ *
+ * A node that exits before it records a running snapshot aborts that
+ * snapshot; one that records promptly and never blocks on a full channel
+ * cannot deadlock with the others: open outgoing ends with O_NONBLOCK and
+ * handle -EAGAIN by keeping on receiving.
+ */
+struct snapchan_node;
+
+/* Types of struct snapchan_node_msg. */
+#define SNAPCHAN_NODE_MSG_DATA		1
+#define SNAPCHAN_NODE_MSG_RECORD	2
+#define SNAPCHAN_NODE_MSG_HANGUP	3
+
+/**
+ * struct snapchan_node_msg - what snapchan_node_recv() received
+ * @type:      SNAPCHAN_NODE_MSG_*.
+ * @chan:      index of the incoming channel, or -1 for a record request
+ *             that came on the node fd.
+ * @chan_name: that channel's name (NULL when @chan is -1); valid while the
+ *             channel is attached.
+ * @seq:       DATA: its sequence number.
+ * @snap_id:   RECORD: the snapshot to record.
+ * @len:       DATA: payload length, in the caller's buffer; with
+ *             -EMSGSIZE, the buffer size needed.
+ * @error:     HANGUP: -ENODEV (destroyed) or -ENODATA (end of file).
+ */
+struct snapchan_node_msg {
+	uint32_t    type;
+	int32_t     chan;
+	const char *chan_name;
+	uint64_t    seq;
+	uint64_t    snap_id;
+	uint32_t    len;
+	int32_t     error;
+};
+
+/**
+ * struct snapchan_node_chan_view - an attached channel
+ * @name:     channel name.
+ * @fd:       the end the node uses (owned by the node: do not close it).
+ * @outgoing: 1 for a sending end, 0 for a receiving end.
+ * @hungup:   1 once a hangup was reported for it.
+ */
+struct snapchan_node_chan_view {
+	const char *name;
+	int         fd;
+	int         outgoing;
+	int         hungup;
+	int         reserved;
+};
+
+/**
+ * snapchan_node_join() - join a group as a node (%SNAPCHAN_IOC_NODE_JOIN)
+ * @ctl:   the control device (not kept: it may be closed afterwards).
+ * @group: the group; it must exist (a channel of it created it).
+ * @name:  the node's name, unique in the group.
+ * @flags: %SNAPCHAN_TOPO_F_ABORT (abort running snapshots of the group
+ *         instead of waiting for them) or 0.
+ * @np:    out: the node, to free with snapchan_node_close().
+ *
+ * Return: 0 or -errno: -EINVAL, -ENOENT (no such group), -EPERM (not the
+ * group's owner), -EEXIST (name taken), -ENOSPC, -EINTR, -ENOMEM.
+ */
+int snapchan_node_join(int ctl, const char *group, const char *name,
+		       unsigned int flags, struct snapchan_node **np);
+
+/**
+ * snapchan_node_close() - leave the group and free the node
+ * @n: the node, or NULL.
+ *
+ * Closes the node fd (which detaches every end and aborts running
+ * snapshots it has not recorded) and every end it opened.
+ */
+void snapchan_node_close(struct snapchan_node *n);
+
+/**
+ * snapchan_node_fd() - the node fd (polls POLLPRI on a record request)
+ * @n: the node.
+ *
+ * Return: the fd (owned by the node).
+ */
+int snapchan_node_fd(const struct snapchan_node *n);
+
+/**
+ * snapchan_node_id() - the node id the kernel gave
+ * @n: the node.
+ *
+ * Return: the id (never an error).
+ */
+uint64_t snapchan_node_id(const struct snapchan_node *n);
+
+/**
+ * snapchan_node_name() - the node's name
+ * @n: the node.
+ *
+ * Return: the name, valid until snapchan_node_close().
+ */
+const char *snapchan_node_name(const struct snapchan_node *n);
+
+/**
+ * snapchan_node_group() - the node's group
+ * @n: the node.
+ *
+ * Return: the group name, valid until snapchan_node_close().
+ */
+const char *snapchan_node_group(const struct snapchan_node *n);
+
+/**
+ * snapchan_node_attach() - open a channel end and attach it to the node
+ *                          (%SNAPCHAN_IOC_NODE_ATTACH)
+ * @n:      the node.
+ * @chan:   the channel, in the node's group.
+ * @oflags: O_RDONLY: the node receives on it (opened O_NONBLOCK, always);
+ *          O_WRONLY: the node sends on it, optionally | O_NONBLOCK (then
+ *          snapchan_node_send() gives -EAGAIN on a full channel instead of
+ *          waiting).
+ * @flags:  %SNAPCHAN_TOPO_F_ABORT or 0.
+ *
+ * Return: the channel's index in the node (>= 0), or -errno: -EINVAL,
+ * -EBUSY (the node has that end already, or another node has it), -EXDEV
+ * (not in the node's group), -ENOENT (no such channel), -EACCES, -EINTR,
+ * -ENOMEM.
+ */
+int snapchan_node_attach(struct snapchan_node *n, const char *chan,
+			 int oflags, unsigned int flags);
+
+/**
+ * snapchan_node_detach() - detach and close an end
+ *                          (%SNAPCHAN_IOC_NODE_DETACH)
+ * @n:     the node.
+ * @chan:  its index.
+ * @flags: %SNAPCHAN_TOPO_F_ABORT or 0.
+ *
+ * Return: 0 or -errno (-EINVAL for an index not in use, -EINTR).
+ */
+int snapchan_node_detach(struct snapchan_node *n, int chan, unsigned int flags);
+
+/**
+ * snapchan_node_chan_find() - the index of an attached channel
+ * @n:        the node.
+ * @name:     the channel.
+ * @outgoing: 1 for its sending end, 0 for its receiving end.
+ *
+ * Return: the index, or -ENOENT.
+ */
+int snapchan_node_chan_find(const struct snapchan_node *n, const char *name,
+			    int outgoing);
+
+/**
+ * snapchan_node_chan() - describe an attached channel
+ * @n:    the node.
+ * @chan: its index.
+ * @v:    out: name, fd, direction.
+ *
+ * Return: 0, or -ERANGE for an index not in use.
+ */
+int snapchan_node_chan(const struct snapchan_node *n, int chan,
+		       struct snapchan_node_chan_view *v);
+
+/**
+ * snapchan_node_chan_slots() - one more than the largest index ever used
+ * @n: the node.
+ *
+ * For iterating with snapchan_node_chan() (which skips free slots with
+ * -ERANGE).
+ *
+ * Return: the count (never an error).
+ */
+size_t snapchan_node_chan_slots(const struct snapchan_node *n);
+
+/**
+ * snapchan_node_send() - send one DATA message on an outgoing channel
+ * @n:    the node.
+ * @chan: an outgoing index.
+ * @buf:  the payload (may be NULL when @len is 0).
+ * @len:  its length, at most the channel's max_msg.
+ *
+ * Return: @len, or -errno as for snapchan_send() (-EAGAIN: full, with
+ * O_NONBLOCK); -EINVAL for an index that is not an outgoing end.
+ */
+ssize_t snapchan_node_send(struct snapchan_node *n, int chan, const void *buf,
+			   size_t len);
+
+/**
+ * snapchan_node_recv() - the next thing the node must handle
+ * @n:          the node.
+ * @buf:        where a DATA payload goes.
+ * @len:        size of @buf.
+ * @msg:        out: what it is (see struct snapchan_node_msg).
+ * @timeout_ms: wait at most this long; -1: no limit; 0: do not wait.
+ *
+ * Return: 0 with @msg filled; -EMSGSIZE when the next DATA of @msg->chan
+ * is longer than @len (@msg->len tells its size; it stays queued);
+ * -ETIMEDOUT when nothing came in @timeout_ms (-EAGAIN with 0); -EINTR
+ * when a signal interrupted the wait; other -errno.
+ */
+int snapchan_node_recv(struct snapchan_node *n, void *buf, size_t len,
+		       struct snapchan_node_msg *msg, int timeout_ms);
+
+/**
+ * snapchan_node_record() - record the node's state for a snapshot
+ *                          (%SNAPCHAN_IOC_NODE_RECORD)
+ * @n:       the node.
+ * @snap_id: the snapshot (from a %SNAPCHAN_NODE_MSG_RECORD), not 0.
+ * @state:   the node's local state, copied by the kernel (may be NULL when
+ *           @len is 0).
+ * @len:     its length, at most the module's max_state_bytes.
+ *
+ * In one step, atomic with respect to the node's sends and receives: the
+ * state is stored, the snapshot's marker leaves the head of the incoming
+ * channel that brought it, markers go out on every outgoing channel and
+ * recording starts on the other incoming ones.
+ *
+ * Return: 0 or -errno: -EALREADY (recorded already), -ENOENT (no such
+ * snapshot, or this node is not a member), -ECANCELED (aborted), -EFBIG
+ * (state too large), -EINVAL, -ENOMEM.  The first three mean the request
+ * is gone: nothing to do.
+ */
+int snapchan_node_record(struct snapchan_node *n, uint64_t snap_id,
+			 const void *state, size_t len);
+
+/**
+ * snapchan_node_begin() - begin a snapshot of the node's group from this
+ *                         node, recording its state first
+ * @n:            the node.
+ * @state:        the node's state (may be NULL when @len is 0).
+ * @len:          its length.
+ * @timeout_ns:   as for snapchan_snap_begin().
+ * @budget_bytes: as for snapchan_snap_begin().
+ * @snap_id:      out, may be NULL: the new snapshot's id.
+ *
+ * Return: a snapshot fd (see snapchan_snap_wait()), or -errno as for
+ * snapchan_node_record() and -EBUSY (too many snapshots running).
+ */
+int snapchan_node_begin(struct snapchan_node *n, const void *state,
+			size_t len, uint64_t timeout_ns, uint64_t budget_bytes,
+			uint64_t *snap_id);
+
+/**
+ * snapchan_node_event() - the oldest snapshot that asks the node to record
+ *                         (%SNAPCHAN_IOC_NODE_EVENT)
+ * @n:       the node.
+ * @snap_id: out, may be NULL: its id, 0 if none.
+ *
+ * Return: 1 if a snapshot asks, 0 if none, or -errno.
+ */
+int snapchan_node_event(struct snapchan_node *n, uint64_t *snap_id);
+
+/**
+ * struct snapchan_node_ops - callbacks of snapchan_node_run()
+ * @message:  a DATA message: @payload holds @msg->len bytes.
+ * @save:     a snapshot asks for the node's state: set *@state and *@len
+ *            (the bytes must stay valid until the callback returns to the
+ *            loop, which records them at once).  NULL: record an empty
+ *            state.
+ * @recorded: after the record: @result is 0, or -ECANCELED, -ENOENT or
+ *            -EALREADY when the snapshot had gone (not an error).  May be
+ *            NULL.
+ * @hangup:   an incoming channel hung up.  May be NULL (ignored).
+ * @tick:     called every tick_ms of snapchan_node_run(), whatever the
+ *            traffic: the place to send.  May be NULL.
+ *
+ * Every callback returns 0 to go on, or another value to make
+ * snapchan_node_run() return it.
+ */
+struct snapchan_node_ops {
+	int (*message)(struct snapchan_node *n,
+		       const struct snapchan_node_msg *msg,
+		       const void *payload, void *arg);
+	int (*save)(struct snapchan_node *n, uint64_t snap_id,
+		    const void **state, size_t *len, void *arg);
+	int (*recorded)(struct snapchan_node *n, uint64_t snap_id, int result,
+			void *arg);
+	int (*hangup)(struct snapchan_node *n,
+		      const struct snapchan_node_msg *msg, void *arg);
+	int (*tick)(struct snapchan_node *n, void *arg);
+};
+
+/**
+ * snapchan_node_run() - an event loop for a node
+ * @n:       the node.
+ * @ops:     the callbacks.
+ * @arg:     passed to them.
+ * @tick_ms: period of @ops->tick in milliseconds; <= 0: no tick.
+ *
+ * Loops on snapchan_node_recv(): DATA goes to @ops->message, a record
+ * request to @ops->save and then snapchan_node_record() (so the node
+ * records as soon as it is asked), a hangup to @ops->hangup; @ops->tick
+ * runs when due.  The payload buffer grows to fit any message.
+ *
+ * Return: the first non-zero value a callback returned, or -errno from
+ * receiving or recording (-EINTR when a signal interrupted a wait; the
+ * loop may be entered again).
+ */
+int snapchan_node_run(struct snapchan_node *n,
+		      const struct snapchan_node_ops *ops, void *arg,
+		      int tick_ms);
+
+/* ---------------------------------------------------------------------- */
+/* Restore                                                                */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Restore recreates a group's channels from a snapshot image, with the
+ * messages that were in flight, and hands back each node's state by name.
+ * The processes that take those states then join the group with
+ * snapchan_node_join() under the same names and attach the same ends
+ * (snapchan_restore_chan() tells which node sends and which receives on
+ * each channel).  A group lives while a channel, a node or a snapshot fd of
+ * it does: restored after all of those are gone, it is a new group whose
+ * snapshot ids start again at 1.
+ */
+struct snapchan_restore;
+
+/* Flags of snapchan_restore(). */
+/* Recreate every channel empty (first_seq = the image's next_seq): the
+ * messages that were in flight are lost.  An escape hatch, never the
+ * default. */
+#define SNAPCHAN_RESTORE_DROP_CHANNEL_STATE	(1U << 0)
+#define SNAPCHAN_RESTORE_F_ALL	(SNAPCHAN_RESTORE_DROP_CHANNEL_STATE | \
+				 SNAPCHAN_TOPO_F_ABORT)
+
+/**
+ * struct snapchan_restore_node_view - a node to restart
+ * @name:      its name (join under it).
+ * @old_id:    its id in the image.
+ * @state:     its recorded state (NULL when @state_len is 0).
+ * @state_len: the state's length.
+ */
+struct snapchan_restore_node_view {
+	const char *name;
+	uint64_t    old_id;
+	const void *state;
+	uint64_t    state_len;
+};
+
+/**
+ * struct snapchan_restore_chan_view - a channel that restore created
+ * @name:            channel name.
+ * @sender:          name of the node that sends on it ("" if none).
+ * @receiver:        name of the node that receives on it ("" if none).
+ * @capacity_bytes:  capacity it was created with.
+ * @capacity_msgs:   capacity in messages it was created with.
+ * @capacity_raised: 1 if that is more than the image's, to hold the
+ *                   recorded channel state.
+ * @first_seq:       its first sequence number.
+ * @next_seq:        the next sequence number after the re-enqueued records
+ *                   (the image's next_seq).
+ * @records:         DATA records re-enqueued.
+ * @record_bytes:    their payload bytes.
+ */
+struct snapchan_restore_chan_view {
+	const char *name;
+	const char *sender;
+	const char *receiver;
+	uint64_t    capacity_bytes;
+	uint32_t    capacity_msgs;
+	uint32_t    capacity_raised;
+	uint64_t    first_seq;
+	uint64_t    next_seq;
+	uint64_t    records;
+	uint64_t    record_bytes;
+};
+
+/**
+ * snapchan_restore() - recreate a group from a snapshot image
+ * @ctl:   the control device.
+ * @img:   the image.
+ * @group: the group to create the channels in; NULL: the image's group.
+ * @flags: %SNAPCHAN_RESTORE_DROP_CHANNEL_STATE, %SNAPCHAN_TOPO_F_ABORT
+ *         (passed to the creates), or 0.
+ * @rp:    out: the result, to free with snapchan_restore_free().
+ * @diag:  out, may be NULL: why it failed (@offset is meaningful only for
+ *         the image's own verification errors).
+ *
+ * All or nothing.  First, touching nothing, it checks the image again
+ * (snapchan_image_verify(): magic, version, structure, CRC32C), that it is
+ * a snapshot (kind %SNAPCHAN_IMG_KIND_SNAPSHOT: a capture is refused) and
+ * that none of its channels exists.  Then it creates every channel in
+ * @group with its recorded configuration and first sequence number and
+ * writes the recorded DATA records back in order, so that they carry
+ * their recorded sequence numbers again; it checks with CHAN_INFO that
+ * each channel's next sequence number is then the image's.  A channel's
+ * recorded state can hold more than its capacity (messages sent after the
+ * receiver recorded are recorded while it goes on consuming): then the
+ * channel is created with its capacity raised to fit them
+ * (@capacity_raised in snapchan_restore_chan()).  Any failure destroys
+ * the channels created so far.
+ *
+ * The channels belong to the caller.  On a %SNAPCHAN_CHAN_F_EOF channel
+ * with re-enqueued records, a reader that empties it before the new
+ * sender opens it sees end of file.
+ *
+ * Return: 0, or -errno: those of snapchan_image_verify() (-ENOEXEC,
+ * -EPROTONOSUPPORT, -EBADMSG); -EINVAL (not a snapshot, invalid group
+ * name, unknown flags); -EEXIST (a channel exists: nothing was touched);
+ * -EFBIG; -EIO (a channel did not end at the expected sequence number);
+ * or an error of creating, opening or writing a channel (-EINVAL when the
+ * raised capacity is above the module's limits, -ENOSPC, -EPERM, ...).
+ */
+int snapchan_restore(int ctl, const struct snapchan_image *img,
+		     const char *group, unsigned int flags,
+		     struct snapchan_restore **rp,
+		     struct snapchan_image_diag *diag);
+
+/**
+ * snapchan_restore_file() - snapchan_image_open_file() and
+ *                           snapchan_restore()
+ * @ctl:   the control device.
+ * @path:  the image file.
+ * @group: as for snapchan_restore().
+ * @flags: as for snapchan_restore().
+ * @rp:    out: the result.
+ * @diag:  out, may be NULL.
+ *
+ * Return: as for snapchan_image_open_file() and snapchan_restore().
+ */
+int snapchan_restore_file(int ctl, const char *path, const char *group,
+			  unsigned int flags, struct snapchan_restore **rp,
+			  struct snapchan_image_diag *diag);
+
+/**
+ * snapchan_restore_undo() - destroy the channels a restore created
+ * @ctl: the control device.
+ * @r:   the result of snapchan_restore().
+ *
+ * For a caller whose node processes failed to start.  Channels already
+ * gone are skipped.
+ *
+ * Return: 0, or the first error of snapchan_chan_destroy().
+ */
+int snapchan_restore_undo(int ctl, struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_free() - free a restore result (the channels stay)
+ * @r: the result, or NULL.
+ */
+void snapchan_restore_free(struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_group() - the group the channels were created in
+ * @r: the result.
+ *
+ * Return: the name, valid until snapchan_restore_free().
+ */
+const char *snapchan_restore_group(const struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_snap_id() - the id of the snapshot that was restored
+ * @r: the result.
+ *
+ * Return: the id (never an error).
+ */
+uint64_t snapchan_restore_snap_id(const struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_node_count() - number of nodes to restart
+ * @r: the result.
+ *
+ * Return: the count (never an error).
+ */
+size_t snapchan_restore_node_count(const struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_node() - the i-th node to restart
+ * @r: the result.
+ * @i: index, below snapchan_restore_node_count().
+ * @v: out: name and state (valid until snapchan_restore_free()).
+ *
+ * Return: 0, or -ERANGE.
+ */
+int snapchan_restore_node(const struct snapchan_restore *r, size_t i,
+			  struct snapchan_restore_node_view *v);
+
+/**
+ * snapchan_restore_state() - a node's state, by name
+ * @r:     the result.
+ * @name:  the node's name.
+ * @state: out, may be NULL: its state (NULL when empty).
+ * @len:   out, may be NULL: its length.
+ *
+ * Return: the node's index (>= 0), or -ENOENT.
+ */
+int snapchan_restore_state(const struct snapchan_restore *r, const char *name,
+			   const void **state, uint64_t *len);
+
+/**
+ * snapchan_restore_chan_count() - number of channels created
+ * @r: the result.
+ *
+ * Return: the count (never an error).
+ */
+size_t snapchan_restore_chan_count(const struct snapchan_restore *r);
+
+/**
+ * snapchan_restore_chan() - the i-th channel created
+ * @r: the result.
+ * @i: index, below snapchan_restore_chan_count().
+ * @v: out: name, sender and receiver node names, sequence numbers.
+ *
+ * Return: 0, or -ERANGE.
+ */
+int snapchan_restore_chan(const struct snapchan_restore *r, size_t i,
+			  struct snapchan_restore_chan_view *v);
+
 #ifdef __cplusplus
 }
 #endif
