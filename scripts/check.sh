@@ -78,6 +78,7 @@ stage debug selftests/qemu/run.sh -k debug -t "${CHECK_TIMEOUT:-1500}" \
 	-e "$dmod/snapchan_kunit.ko:/lib/snapchan/snapchan_kunit.ko" \
 	-e build/selftests/snapchan:/bin/tests \
 	-e selftests/guest-tests.sh:/bin/guest-tests.sh \
+	-e userspace/examples/bank/bank \
 	-- /bin/sh /bin/guest-tests.sh debug
 
 krel=$(scripts/stock-kernel.sh)
@@ -88,6 +89,7 @@ stage stock selftests/qemu/run.sh -k stock -t "${CHECK_TIMEOUT:-900}" \
 	-m "$smod/snapchan.ko" \
 	-e build/selftests/snapchan:/bin/tests \
 	-e selftests/guest-tests.sh:/bin/guest-tests.sh \
+	-e userspace/examples/bank/bank \
 	-- /bin/sh /bin/guest-tests.sh stock
 
 stage gates scripts/gates.sh

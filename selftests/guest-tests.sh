@@ -37,6 +37,17 @@ for t in /bin/tests/*; do
 	fi
 done
 
+# The bank demo as a conservation check, snapshots, restore and all.
+if [ -x /bin/bank ]; then
+	echo "# bank: conservation across snapshots and a restore"
+	if (cd /tmp && /bin/bank -d "${BANK_SECONDS:-10}" -q -c 2); then
+		echo "ok 1 bank"
+	else
+		echo "not ok 1 bank"
+		fail=1
+	fi
+fi
+
 # Nothing left behind: only the header line in each debugfs table.
 for f in groups nodes snapshots; do
 	[ -f "$dbg/$f" ] || continue
