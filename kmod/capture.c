@@ -119,7 +119,9 @@ struct snapchan_cap *snapchan_cap_take(struct snapchan_chan *chan)
 	cap->src.hdr.record_count = cpu_to_le64(n);
 	cap->src.hdr.total_len = cpu_to_le64(snapchan_img_len(&cap->src));
 	snapchan_img_reader_init(&cap->reader, &cap->src);
-	cap->held = cap->bytes + struct_size(cap, recs, room);
+	/* Everything the capture may keep alive: records and their headers. */
+	cap->held = cap->bytes + n * sizeof(struct snapchan_rec) +
+		    struct_size(cap, recs, room);
 	return cap;
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_cap_take);

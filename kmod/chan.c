@@ -186,6 +186,9 @@ int snapchan_chan_cfg_check(struct snapchan_chan_cfg *cfg)
 	    cfg->capacity_bytes < cfg->max_msg)
 		return -EINVAL;
 
+	/* Sequence numbers never wrap (0 means "none" in images). */
+	if (cfg->first_seq > SNAPCHAN_SEQ_MAX)
+		return -EINVAL;
 	if (!cfg->first_seq)
 		cfg->first_seq = 1;
 	return 0;

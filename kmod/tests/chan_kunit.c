@@ -267,6 +267,13 @@ static void cfg_limits_and_defaults(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
 	cfg.flags = SNAPCHAN_CHAN_F_EOF;
 	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	/* Sequence numbers must not be able to wrap to 0. */
+	cfg.first_seq = SNAPCHAN_SEQ_MAX;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), 0);
+	cfg.first_seq = SNAPCHAN_SEQ_MAX + 1;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
+	cfg.first_seq = U64_MAX;
+	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
 }
 
 static struct kunit_case snapchan_queue_cases[] = {

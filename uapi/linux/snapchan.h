@@ -38,6 +38,8 @@
 #define SNAPCHAN_IOC_MAGIC	0xC5
 #define SNAPCHAN_ABI_VERSION	1
 #define SNAPCHAN_NAME_LEN	32
+/* Largest first sequence number: sequence numbers never wrap. */
+#define SNAPCHAN_SEQ_MAX	_BITULL(62)
 
 /* Feature bits reported by SNAPCHAN_IOC_VERSION. */
 #define SNAPCHAN_FEAT_CHANNELS	_BITULL(0)	/* CHAN_* ioctls, data path */
@@ -75,7 +77,8 @@ struct snapchan_version {
  *                  default.  Must be at least @max_msg.
  * @capacity_msgs:  in: messages the queue holds; 0: the module's default.
  * @max_msg:        in: largest message in bytes; 0: the module's default.
- * @first_seq:      in: sequence number of the first DATA record; 0 means 1.
+ * @first_seq:      in: sequence number of the first DATA record; 0 means 1;
+ *                  at most %SNAPCHAN_SEQ_MAX.
  * @mode:           in: permission bits of the device node, within 0666
  *                  (a channel end is never executable, never set-id);
  *                  0 means 0600.
