@@ -1003,6 +1003,11 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id)
 		ret = snapchan_group_topo_lock(group, flags);
 		if (ret)
 			goto out_put_chan;
+		/*
+		 * Set before the channel is visible: a racing destroy must see
+		 * the group and wait on its lock until we have linked it.
+		 */
+		chan->group = group;
 	}
 
 	mutex_lock(&snapchan_chans_lock);
@@ -1048,7 +1053,7 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id)
 	*id = chan->id;
 	mutex_unlock(&snapchan_chans_lock);
 	if (group) {
-		chan->group = group;	/* the channel owns the reference */
+		/* The channel owns the group reference from here. */
 		list_add_tail(&chan->group_link, &group->chans);
 		snapchan_group_topo_unlock(group);
 	}
@@ -1060,8 +1065,10 @@ out_erase_minor:
 	xa_erase(&snapchan_minor_map, minor);
 out_unlock:
 	mutex_unlock(&snapchan_chans_lock);
-	if (group)
+	if (group) {
+		chan->group = NULL;	/* the reference is put below */
 		snapchan_group_topo_unlock(group);
+	}
 out_put_chan:
 	snapchan_chan_put(chan);
 out_put_group:
