@@ -255,18 +255,6 @@ static bool snapchan_room_for(struct snapchan_chan *chan, u32 len)
 }
 
 /**
- * snapchan_chan_has_room() - whether a DATA record of @len bytes fits now
- * @chan: the channel, locked.
- * @len: payload length.
- */
-bool snapchan_chan_has_room(struct snapchan_chan *chan, u32 len)
-{
-	lockdep_assert_held(&chan->lock);
-	return snapchan_room_for(chan, len);
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_has_room);
-
-/**
  * snapchan_chan_push() - enqueue a DATA record, taking over its reference
  * @chan: the channel, locked.
  * @rec: a DATA record; it gets the next sequence number.

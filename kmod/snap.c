@@ -158,6 +158,17 @@ static void snapchan_snap_abort_async(struct snapchan_snap *snap, u32 reason)
 
 /* --- recording (under chan->lock) --------------------------------------- */
 
+/* Move @sc's references into @recs, an array of @room entries. */
+static void snapchan_schan_install(struct snapchan_schan *sc,
+				   struct snapchan_rec **recs, u32 room)
+{
+	if (sc->nr_recs)
+		memcpy(recs, sc->recs, sc->nr_recs * sizeof(*recs));
+	kvfree(sc->recs);
+	sc->recs = recs;
+	sc->room = room;
+}
+
 /*
  * Make room in @sc for a reference to every DATA record queued on @chan,
  * dropping the channel lock to allocate (the queue may grow meanwhile).
@@ -176,11 +187,7 @@ static int snapchan_schan_reserve(struct snapchan_schan *sc,
 		mutex_lock(&chan->lock);
 		if (!recs)
 			return -ENOMEM;
-		if (sc->nr_recs)
-			memcpy(recs, sc->recs, sc->nr_recs * sizeof(*recs));
-		kvfree(sc->recs);
-		sc->recs = recs;
-		sc->room = room;
+		snapchan_schan_install(sc, recs, room);
 	}
 	return 0;
 }
@@ -228,12 +235,7 @@ void snapchan_rec_recorded(struct snapchan_chan *chan, struct snapchan_rec *rec)
 							  SNAPCHAN_ABORT_NOMEM);
 				continue;
 			}
-			if (sc->nr_recs)
-				memcpy(recs, sc->recs,
-				       sc->nr_recs * sizeof(*recs));
-			kvfree(sc->recs);
-			sc->recs = recs;
-			sc->room = room;
+			snapchan_schan_install(sc, recs, room);
 		}
 		if (snapchan_schan_add(sc, rec)) {
 			sc->failed = true;
@@ -394,7 +396,7 @@ VISIBLE_IF_KUNIT void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason
 		mutex_lock(&chan->lock);
 		if (sc->state == SNAPCHAN_SCHAN_MARKED) {
 			snapchan_chan_unlink(chan, sc->marker);
-			snapchan_rec_put(sc->marker);
+			snapchan_rec_put(sc->marker);	/* the queue's */
 			wake = true;
 		} else if (sc->state == SNAPCHAN_SCHAN_OPEN) {
 			list_del_init(&sc->chan_link);

@@ -182,7 +182,6 @@ static inline void snapchan_chan_get(struct snapchan_chan *chan)
 	kref_get(&chan->ref);
 }
 
-bool snapchan_chan_has_room(struct snapchan_chan *chan, u32 len);
 int snapchan_chan_push(struct snapchan_chan *chan, struct snapchan_rec *rec);
 void snapchan_chan_push_marker(struct snapchan_chan *chan,
 			       struct snapchan_rec *rec);
@@ -359,7 +358,6 @@ struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
 void snapchan_node_put(struct snapchan_node *node);
 struct snapchan_node *snapchan_end_lock_node(struct snapchan_end *end);
 void snapchan_end_unlock_node(struct snapchan_node *node);
-void snapchan_end_detach_all(struct snapchan_end *end);
 long snapchan_node_join_ioctl(void __user *argp);
 
 /* --- snapshots (snap.c) --------------------------------------------------- */
