@@ -136,6 +136,7 @@ void snapchan_cap_free(struct snapchan_cap *cap)
 
 	for (i = 0; i < cap->count; i++)
 		snapchan_rec_put(cap->recs[i]);
+	snapchan_img_reader_release(&cap->reader);
 	mutex_destroy(&cap->read_lock);
 	kvfree(cap);
 }

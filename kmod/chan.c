@@ -47,36 +47,75 @@ static const struct file_operations snapchan_chan_fops;
 
 /* --- records ----------------------------------------------------------- */
 
-static struct snapchan_rec *snapchan_rec_alloc(u32 len)
+/* Payloads that would take a record past a page get their own buffer. */
+static bool snapchan_rec_is_ext(u32 len)
 {
-	struct snapchan_rec *rec;
+	return SNAPCHAN_REC_HDR + (size_t)len > PAGE_SIZE;
+}
 
-	rec = kvmalloc(struct_size(rec, data, len), GFP_KERNEL_ACCOUNT);
-	if (!rec)
-		return NULL;
-	INIT_LIST_HEAD(&rec->link);
+/*
+ * The allocation a record of @len payload bytes needs, as the allocator
+ * rounds it: two records of the same class can stand in for each other.
+ */
+static size_t snapchan_rec_class(u32 len)
+{
+	if (snapchan_rec_is_ext(len))
+		return kmalloc_size_roundup(len);
+	return kmalloc_size_roundup(SNAPCHAN_REC_HDR + len);
+}
+
+static void snapchan_rec_free(struct snapchan_rec *rec)
+{
+	if (rec->ext)
+		kvfree(rec->ext_data);
+	kfree(rec);
+}
+
+/* (Re)initialise the header of a record that is about to be filled. */
+static void snapchan_rec_init(struct snapchan_rec *rec, u32 type, u32 len)
+{
 	refcount_set(&rec->ref, 1);
-	rec->pad = 0;
+	rec->type = type;
 	rec->len = len;
 	rec->seq = 0;
-	rec->snap_id = 0;
-	rec->origin = 0;
-	return rec;
 }
 
 /**
  * snapchan_rec_alloc_data() - allocate a DATA record with room for @len bytes
- * @len: payload length; the caller fills rec->data.
+ * @len: payload length; the caller fills snapchan_rec_data(rec).
+ *
+ * Not zeroed beyond the header: the caller overwrites every payload byte
+ * before the record is visible to anyone.
  *
  * Return: the record with one reference, or NULL.
  */
 struct snapchan_rec *snapchan_rec_alloc_data(u32 len)
 {
-	struct snapchan_rec *rec = snapchan_rec_alloc(len);
+	bool ext = snapchan_rec_is_ext(len);
+	struct snapchan_rec *rec;
 
-	if (rec)
-		rec->type = SNAPCHAN_REC_DATA;
+	/*
+	 * Ask for the whole size class, which costs nothing more: a spare can
+	 * then take any payload of its class (and KASAN knows it may).
+	 */
+	rec = kmalloc(ext ? sizeof(*rec) : snapchan_rec_class(len),
+		      GFP_KERNEL_ACCOUNT);
+	if (!rec)
+		return NULL;
+	rec->ext = ext;
+	if (ext) {
+		rec->ext_data = kvmalloc(snapchan_rec_class(len),
+					 GFP_KERNEL_ACCOUNT);
+		if (!rec->ext_data)
+			goto out_free_rec;
+	}
+	INIT_LIST_HEAD(&rec->link);
+	snapchan_rec_init(rec, SNAPCHAN_REC_DATA, len);
 	return rec;
+
+out_free_rec:
+	kfree(rec);
+	return NULL;
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_data);
 
@@ -89,13 +128,16 @@ EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_data);
  */
 struct snapchan_rec *snapchan_rec_alloc_marker(u64 snap_id, u64 origin)
 {
-	struct snapchan_rec *rec = snapchan_rec_alloc(0);
+	struct snapchan_rec *rec;
 
-	if (rec) {
-		rec->type = SNAPCHAN_REC_MARKER;
-		rec->snap_id = snap_id;
-		rec->origin = origin;
-	}
+	rec = kmalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
+	if (!rec)
+		return NULL;
+	INIT_LIST_HEAD(&rec->link);
+	rec->ext = 0;
+	snapchan_rec_init(rec, SNAPCHAN_REC_MARKER, 0);
+	rec->mark.snap_id = snap_id;
+	rec->mark.origin = origin;
 	return rec;
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_marker);
@@ -103,9 +145,94 @@ EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_marker);
 void snapchan_rec_put(struct snapchan_rec *rec)
 {
 	if (rec && refcount_dec_and_test(&rec->ref))
-		kvfree(rec);
+		snapchan_rec_free(rec);
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_put);
+
+/**
+ * snapchan_chan_rec_alloc() - a DATA record for a write to @chan
+ * @chan: the channel the record is for.
+ * @len: payload length.
+ *
+ * Reuses a record the channel's readers consumed when the most recent
+ * spare is of the same size class, which saves the allocation, its zeroing
+ * and its memcg charge on every message of a steady stream; a spare of
+ * another class is freed (the spares follow the sizes being written).
+ *
+ * Return: the record with one reference, or NULL.
+ */
+struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
+					     u32 len)
+{
+	struct snapchan_rec *rec = NULL;
+	size_t class;
+
+	if (list_empty_careful(&chan->spares))
+		return snapchan_rec_alloc_data(len);
+	spin_lock(&chan->spare_lock);
+	rec = list_first_entry_or_null(&chan->spares, struct snapchan_rec,
+				       link);
+	if (rec) {
+		list_del(&rec->link);
+		chan->nr_spares--;
+		chan->spare_bytes -= snapchan_rec_class(rec->len);
+	}
+	spin_unlock(&chan->spare_lock);
+	if (!rec)
+		return snapchan_rec_alloc_data(len);
+	class = snapchan_rec_class(len);
+	if (rec->ext != snapchan_rec_is_ext(len) ||
+	    snapchan_rec_class(rec->len) != class) {
+		snapchan_rec_free(rec);
+		return snapchan_rec_alloc_data(len);
+	}
+	snapchan_rec_init(rec, SNAPCHAN_REC_DATA, len);
+	return rec;
+}
+EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_rec_alloc);
+
+/* Whether @chan may keep one more spare of allocation size @class. */
+static bool snapchan_spare_room(struct snapchan_chan *chan, size_t class)
+{
+	lockdep_assert_held(&chan->spare_lock);
+	return chan->nr_spares + READ_ONCE(chan->depth_msgs) <
+		       chan->cfg.capacity_msgs &&
+	       chan->spare_bytes + class <=
+		       min_t(u64, chan->cfg.capacity_bytes,
+			     SNAPCHAN_SPARE_MAX_BYTES);
+}
+
+/**
+ * snapchan_chan_rec_put() - drop a reference to a record consumed from @chan
+ * @chan: the channel the record was queued on.
+ * @rec: a record, or NULL.
+ *
+ * The last reference to a DATA record keeps it as one of the channel's
+ * spares while there is room (snapchan_spare_room()); anything else is
+ * freed.
+ */
+void snapchan_chan_rec_put(struct snapchan_chan *chan,
+			   struct snapchan_rec *rec)
+{
+	size_t class;
+
+	if (!rec || !refcount_dec_and_test(&rec->ref))
+		return;
+	if (rec->type == SNAPCHAN_REC_DATA && !READ_ONCE(chan->dead)) {
+		class = snapchan_rec_class(rec->len);
+		spin_lock(&chan->spare_lock);
+		if (snapchan_spare_room(chan, class)) {
+			list_add(&rec->link, &chan->spares);
+			chan->nr_spares++;
+			chan->spare_bytes += class;
+			rec = NULL;
+		}
+		spin_unlock(&chan->spare_lock);
+	}
+	if (rec)
+		snapchan_rec_free(rec);
+}
+EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_rec_put);
 
 /* --- configuration ------------------------------------------------------ */
 
@@ -219,6 +346,8 @@ struct snapchan_chan *snapchan_chan_alloc(const struct snapchan_chan_cfg *cfg)
 	INIT_LIST_HEAD(&chan->queue);
 	chan->next_seq = cfg->first_seq;
 	init_waitqueue_head(&chan->rd_wait);
+	spin_lock_init(&chan->spare_lock);
+	INIT_LIST_HEAD(&chan->spares);
 	init_waitqueue_head(&chan->wr_wait);
 	INIT_LIST_HEAD(&chan->group_link);
 	INIT_LIST_HEAD(&chan->recordings);
@@ -236,6 +365,8 @@ static void snapchan_chan_release(struct kref *ref)
 		list_del(&rec->link);
 		snapchan_rec_put(rec);
 	}
+	list_for_each_entry_safe(rec, tmp, &chan->spares, link)
+		snapchan_rec_free(rec);
 	snapchan_group_put(chan->group);
 	mutex_destroy(&chan->lock);
 	kfree(chan);
@@ -327,7 +458,7 @@ void snapchan_chan_unlink(struct snapchan_chan *chan, struct snapchan_rec *rec)
 		WRITE_ONCE(chan->total_received, chan->total_received + 1);
 	} else {
 		WRITE_ONCE(chan->markers, chan->markers - 1);
-		if (!rec->origin)
+		if (!rec->mark.origin)
 			WRITE_ONCE(chan->user_markers, chan->user_markers - 1);
 	}
 }
@@ -575,9 +706,10 @@ static void snapchan_recv_consume(struct snapchan_chan *chan,
 	snapchan_chan_pop(chan);
 	more = !list_empty(&chan->queue);
 	snapchan_end_unlock(chan, node);
-	snapchan_rec_put(rec);
+	snapchan_chan_rec_put(chan, rec);
 
-	if (was_full || READ_ONCE(chan->poll_usage))
+	if ((was_full || READ_ONCE(chan->poll_usage)) &&
+	    wq_has_sleeper(&chan->wr_wait))
 		wake_up_interruptible_sync_poll(&chan->wr_wait,
 						EPOLLOUT | EPOLLWRNORM);
 	/* Pass an exclusive wakeup on to the next reader while data lasts. */
@@ -609,10 +741,10 @@ static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
 		return -EMSGSIZE;
 
 	/* The payload is copied before any lock is taken. */
-	rec = snapchan_rec_alloc_data(len);
+	rec = snapchan_chan_rec_alloc(chan, len);
 	if (!rec)
 		return -ENOMEM;
-	if (!copy_from_iter_full(rec->data, len, from)) {
+	if (!copy_from_iter_full(snapchan_rec_data(rec), len, from)) {
 		ret = -EFAULT;
 		goto out_put_rec;
 	}
@@ -644,7 +776,7 @@ static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
 	polled = chan->poll_usage;
 	snapchan_end_unlock(chan, node);
 
-	if (was_empty || polled)
+	if ((was_empty || polled) && wq_has_sleeper(&chan->rd_wait))
 		wake_up_interruptible_sync_poll(&chan->rd_wait,
 						EPOLLIN | EPOLLRDNORM);
 	/* An exclusive wakeup may have been ours: pass it on while room lasts. */
@@ -683,7 +815,7 @@ static ssize_t snapchan_chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		goto out_unlock;
 	}
 	/* Copied under the lock: a fault leaves the record at the head. */
-	if (copy_to_iter(rec->data, rec->len, to) != rec->len) {
+	if (copy_to_iter(snapchan_rec_data(rec), rec->len, to) != rec->len) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
@@ -755,22 +887,23 @@ static long snapchan_chan_ioc_recv(struct snapchan_end *end, struct file *file,
 	arg.type = rec->type;
 	arg.len = rec->len;
 	arg.seq = rec->seq;
-	arg.snap_id = rec->snap_id;
-	arg.origin = rec->origin;
+	arg.snap_id = snapchan_rec_snap_id(rec);
+	arg.origin = snapchan_rec_origin(rec);
 	if (rec->len > arg.buf_len) {
 		snapchan_end_unlock(chan, node);
 		/* Tell the size; the record stays queued. */
 		return copy_to_user(argp, &arg, sizeof(arg)) ? -EFAULT :
 			-EMSGSIZE;
 	}
-	if (copy_to_user(u64_to_user_ptr(arg.buf), rec->data, rec->len) ||
+	if (copy_to_user(u64_to_user_ptr(arg.buf),
+			 snapchan_rec_data(rec), rec->len) ||
 	    copy_to_user(argp, &arg, sizeof(arg))) {
 		ret = -EFAULT;
 		goto out_unlock;
 	}
 	/* Kernel-placed markers are consumed only by NODE_RECORD. */
 	if ((arg.flags & SNAPCHAN_RECV_PEEK) ||
-	    (rec->type == SNAPCHAN_REC_MARKER && rec->origin)) {
+	    (rec->type == SNAPCHAN_REC_MARKER && rec->mark.origin)) {
 		ret = 0;
 		goto out_unlock;
 	}

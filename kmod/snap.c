@@ -159,6 +159,95 @@ static void snapchan_snap_abort_async(struct snapchan_snap *snap, u32 reason)
 /* --- recording (under chan->lock) --------------------------------------- */
 
 /* Move @sc's references into @recs, an array of @room entries. */
+/* Wake @kind's wait queue of @obj now (@mask for a channel). */
+static void snapchan_wake_now(void *obj, u16 kind, __poll_t mask)
+{
+	struct snapchan_node *node = obj;
+	struct snapchan_chan *chan = obj;
+	struct snapchan_snap *snap = obj;
+	struct snapchan_group *group = obj;
+
+	switch (kind) {
+	case SNAPCHAN_WAKE_NODE:
+		wake_up_interruptible_poll(&node->wait, EPOLLPRI);
+		break;
+	case SNAPCHAN_WAKE_CHAN:
+		wake_up_interruptible_poll(&chan->rd_wait, mask);
+		break;
+	case SNAPCHAN_WAKE_SNAP:
+		wake_up_interruptible_all(&snap->wait);
+		break;
+	case SNAPCHAN_WAKE_TOPO:
+		wake_up_interruptible_all(&group->topo_wait);
+		break;
+	}
+}
+
+/*
+ * Wake a wait queue of @obj, now or, inside a section that collects them
+ * (struct snapchan_wakes), once the group lock is dropped.
+ */
+static void snapchan_wake(struct snapchan_group *group, void *obj, u16 kind,
+			  __poll_t mask)
+{
+	struct snapchan_wakes *w = group->wakes;
+
+	lockdep_assert_held(&group->lock);
+	if (!w || w->nr == SNAPCHAN_WAKES_MAX) {
+		snapchan_wake_now(obj, kind, mask);
+		return;
+	}
+	switch (kind) {
+	case SNAPCHAN_WAKE_NODE:
+		kref_get(&((struct snapchan_node *)obj)->ref);
+		break;
+	case SNAPCHAN_WAKE_CHAN:
+		snapchan_chan_get(obj);
+		break;
+	case SNAPCHAN_WAKE_SNAP:
+		kref_get(&((struct snapchan_snap *)obj)->ref);
+		break;
+	case SNAPCHAN_WAKE_TOPO:
+		kref_get(&((struct snapchan_group *)obj)->ref);
+		break;
+	}
+	w->e[w->nr].obj = obj;
+	w->e[w->nr].kind = kind;
+	w->e[w->nr].mask = mask;
+	w->nr++;
+}
+
+/**
+ * snapchan_wakes_flush() - make the wakeups a group-locked section owed
+ * @w: the collected wakeups; the group lock must no longer be held.
+ */
+void snapchan_wakes_flush(struct snapchan_wakes *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < w->nr; i++) {
+		void *obj = w->e[i].obj;
+
+		snapchan_wake_now(obj, w->e[i].kind, w->e[i].mask);
+		switch (w->e[i].kind) {
+		case SNAPCHAN_WAKE_NODE:
+			snapchan_node_put(obj);
+			break;
+		case SNAPCHAN_WAKE_CHAN:
+			snapchan_chan_put(obj);
+			break;
+		case SNAPCHAN_WAKE_SNAP:
+			snapchan_snap_put(obj);
+			break;
+		case SNAPCHAN_WAKE_TOPO:
+			snapchan_group_put(obj);
+			break;
+		}
+	}
+	w->nr = 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(snapchan_wakes_flush);
+
 static void snapchan_schan_install(struct snapchan_schan *sc,
 				   struct snapchan_rec **recs, u32 room)
 {
@@ -288,7 +377,8 @@ static u32 snapchan_record_incoming(struct snapchan_snap *snap,
 out_unlock:
 	mutex_unlock(&chan->lock);
 	if (wake)
-		wake_up_interruptible_poll(&chan->rd_wait, EPOLLIN | EPOLLPRI);
+		snapchan_wake(snap->group, chan, SNAPCHAN_WAKE_CHAN,
+			      EPOLLIN | EPOLLPRI);
 	return reason;
 }
 
@@ -316,7 +406,7 @@ static void snapchan_record_outgoing(struct snapchan_snap *snap,
 	}
 	mutex_unlock(&chan->lock);
 	if (wake)
-		wake_up_interruptible_poll(&chan->rd_wait, EPOLLPRI);
+		snapchan_wake(snap->group, chan, SNAPCHAN_WAKE_CHAN, EPOLLPRI);
 }
 
 /* --- the state machine (under group->lock) ------------------------------ */
@@ -327,8 +417,8 @@ static void snapchan_snap_wake_nodes(struct snapchan_snap *snap)
 
 	for (i = 0; i < snap->nr_nodes; i++)
 		if (snap->nodes[i].node)
-			wake_up_interruptible_poll(&snap->nodes[i].node->wait,
-						   EPOLLPRI);
+			snapchan_wake(snap->group, snap->nodes[i].node,
+				      SNAPCHAN_WAKE_NODE, EPOLLPRI);
 }
 
 /* Keep the last max_retained ended snapshots of each kind. */
@@ -373,8 +463,8 @@ static void snapchan_snap_end(struct snapchan_snap *snap, u32 state)
 			snap->nodes[i].node = NULL;
 		}
 	}
-	wake_up_interruptible_all(&snap->wait);
-	wake_up_interruptible_all(&group->topo_wait);
+	snapchan_wake(group, snap, SNAPCHAN_WAKE_SNAP, 0);
+	snapchan_wake(group, group, SNAPCHAN_WAKE_TOPO, 0);
 	/* May drop the list's reference to an older one, never to @snap. */
 	snapchan_group_retain(group, state);
 }
@@ -409,8 +499,8 @@ VISIBLE_IF_KUNIT void snapchan_snap_abort(struct snapchan_snap *snap, u32 reason
 		sc->nr_recs = 0;
 		mutex_unlock(&chan->lock);
 		if (wake)
-			wake_up_interruptible_poll(&chan->rd_wait,
-						   EPOLLIN | EPOLLPRI);
+			snapchan_wake(snap->group, chan, SNAPCHAN_WAKE_CHAN,
+				      EPOLLIN | EPOLLPRI);
 	}
 	for (i = 0; i < snap->nr_nodes; i++) {
 		kvfree(snap->nodes[i].state);
@@ -813,6 +903,7 @@ static int snapchan_snap_release_file(struct inode *inode, struct file *file)
 	struct snapchan_snap_file *sf = file->private_data;
 
 	snapchan_snap_put(sf->snap);
+	snapchan_img_reader_release(&sf->reader);
 	mutex_destroy(&sf->read_lock);
 	kfree(sf);
 	return 0;
@@ -888,6 +979,7 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 	struct snapchan_node_record arg;
 	struct snapchan_snap *snap;
 	struct snapchan_snode *sn;
+	struct snapchan_wakes wakes;
 	struct file *file = NULL;
 	void *state = NULL;
 	int fd = -1;
@@ -916,7 +1008,9 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 		}
 	}
 
+	wakes.nr = 0;
 	mutex_lock(&group->lock);
+	group->wakes = &wakes;
 	if (!arg.snap_id) {
 		snap = snapchan_snap_create(group, arg.timeout_ns,
 					    arg.budget_bytes);
@@ -945,13 +1039,17 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 		/* A snapshot begun here is not left behind half-made. */
 		if (!arg.snap_id)
 			snapchan_snap_abort(snap, SNAPCHAN_ABORT_NOMEM);
+		group->wakes = NULL;
 		mutex_unlock(&group->lock);
+		snapchan_wakes_flush(&wakes);
 		snapchan_snap_put(snap);
 		goto out_free_state;
 	}
 	state = NULL;
 	arg.snap_id = snap->id;
+	group->wakes = NULL;
 	mutex_unlock(&group->lock);
+	snapchan_wakes_flush(&wakes);
 
 	if (arg.flags & SNAPCHAN_RECORD_F_SNAPFD) {
 		file = snapchan_snap_file(snap, &fd);
@@ -975,7 +1073,9 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 	return 0;
 
 out_unlock:
+	group->wakes = NULL;
 	mutex_unlock(&group->lock);
+	snapchan_wakes_flush(&wakes);
 out_free_state:
 	kvfree(state);
 	return ret;
@@ -1135,6 +1235,7 @@ static struct snapchan_group *snapchan_group_for_snap(const char *name)
 long snapchan_snap_begin_ioctl(void __user *argp)
 {
 	struct snapchan_snap_begin arg;
+	struct snapchan_wakes wakes;
 	struct snapchan_group *group;
 	struct snapchan_snap *snap;
 	struct file *file;
@@ -1153,9 +1254,13 @@ long snapchan_snap_begin_ioctl(void __user *argp)
 	if (IS_ERR(group))
 		return PTR_ERR(group);
 
+	wakes.nr = 0;
 	mutex_lock(&group->lock);
+	group->wakes = &wakes;
 	snap = snapchan_snap_create(group, arg.timeout_ns, arg.budget_bytes);
+	group->wakes = NULL;
 	mutex_unlock(&group->lock);
+	snapchan_wakes_flush(&wakes);
 	snapchan_group_put(group);
 	if (IS_ERR(snap))
 		return PTR_ERR(snap);

@@ -14,6 +14,8 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -51,18 +53,51 @@ extern struct snapchan_limits snapchan_limits;
  * references, so a record outlives its consumption as long as they need
  * it).  @link is guarded by the lock of the one channel whose queue holds
  * the record; it is unused once the record is consumed.
+ *
+ * The header is 32 bytes, so a 64-byte message fits kmalloc-96.  Small
+ * payloads live inline after the header; a payload that would push the
+ * record past a page lives in its own buffer (@ext, pointer in @ext_data),
+ * so a 4 KiB message costs one page plus a small header, not an 8 KiB
+ * object.  A MARKER has no payload; its ids take the payload's place.
  */
 struct snapchan_rec {
 	struct list_head link;
 	refcount_t ref;
-	u16 type;		/* SNAPCHAN_REC_DATA or SNAPCHAN_REC_MARKER */
-	u16 pad;
-	u32 len;		/* payload bytes (0 for a marker) */
+	u32 len : 28;		/* payload bytes (0 for a marker) */
+	u32 type : 2;		/* SNAPCHAN_REC_DATA or SNAPCHAN_REC_MARKER */
+	u32 ext : 1;		/* payload in @ext_data, not inline */
 	u64 seq;		/* DATA: sequence number; MARKER: 0 */
-	u64 snap_id;		/* MARKER: id; DATA: 0 */
-	u64 origin;		/* MARKER: origin node id; DATA: 0 */
-	u8 data[];
+	union {
+		DECLARE_FLEX_ARRAY(u8, inline_data);
+		u8 *ext_data;
+		struct {
+			u64 snap_id;	/* marker id */
+			u64 origin;	/* node that placed it, 0 for MARK */
+		} mark;
+	};
 };
+
+/* Most bytes of consumed records a channel keeps for reuse. */
+#define SNAPCHAN_SPARE_MAX_BYTES	(256 << 10)
+
+#define SNAPCHAN_REC_HDR	offsetof(struct snapchan_rec, inline_data)
+
+/* The payload of a DATA record. */
+static inline u8 *snapchan_rec_data(const struct snapchan_rec *rec)
+{
+	return rec->ext ? rec->ext_data : (u8 *)rec->inline_data;
+}
+
+/* A marker's id and origin; 0 for a DATA record (its payload is there). */
+static inline u64 snapchan_rec_snap_id(const struct snapchan_rec *rec)
+{
+	return rec->type == SNAPCHAN_REC_MARKER ? rec->mark.snap_id : 0;
+}
+
+static inline u64 snapchan_rec_origin(const struct snapchan_rec *rec)
+{
+	return rec->type == SNAPCHAN_REC_MARKER ? rec->mark.origin : 0;
+}
 
 /* Wake every waiter on @wq (exclusive ones too) with a poll @mask. */
 static inline void snapchan_wake_all(struct wait_queue_head *wq, __poll_t mask)
@@ -70,7 +105,13 @@ static inline void snapchan_wake_all(struct wait_queue_head *wq, __poll_t mask)
 	__wake_up(wq, TASK_INTERRUPTIBLE, 0, poll_to_key(mask));
 }
 
+struct snapchan_chan;
+
 struct snapchan_rec *snapchan_rec_alloc_data(u32 len);
+struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
+					     u32 len);
+void snapchan_chan_rec_put(struct snapchan_chan *chan,
+			   struct snapchan_rec *rec);
 struct snapchan_rec *snapchan_rec_alloc_marker(u64 snap_id, u64 origin);
 
 static inline struct snapchan_rec *snapchan_rec_get(struct snapchan_rec *rec)
@@ -140,6 +181,19 @@ struct snapchan_chan {
 
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
+
+	/*
+	 * Consumed DATA records kept for reuse by later writes (as a pipe
+	 * keeps its tmp_page), guarded by @spare_lock: @spares (through
+	 * rec->link, most recent first), @nr_spares, @spare_bytes (their
+	 * allocation sizes).  Bounded so that queued and spare records
+	 * together never hold more than a full queue would, and at most
+	 * SNAPCHAN_SPARE_MAX_BYTES.
+	 */
+	spinlock_t spare_lock;
+	struct list_head spares;
+	u32 nr_spares;
+	size_t spare_bytes;
 
 	/*
 	 * Group membership (node.c).  @group is set at creation and holds a
@@ -250,6 +304,9 @@ struct snapchan_img_reader {
 	size_t off;
 	u64 pos;
 	u32 crc;
+	u8 *stage;		/* whole small records, ready to copy */
+	u32 stage_len;
+	u32 stage_off;
 	union {
 		struct snapchan_img_record rec;
 		struct snapchan_img_trailer trailer;
@@ -262,6 +319,7 @@ u64 snapchan_img_len(const struct snapchan_img_src *src);
 void snapchan_img_reader_init(struct snapchan_img_reader *r,
 			      const struct snapchan_img_src *src);
 ssize_t snapchan_img_read(struct snapchan_img_reader *r, struct iov_iter *to);
+void snapchan_img_reader_release(struct snapchan_img_reader *r);
 void snapchan_img_chan_desc(const struct snapchan_chan *chan,
 			    struct snapchan_img_chan *desc,
 			    struct snapchan_rec **recs, u32 nr, u64 next_seq);
@@ -301,9 +359,11 @@ long snapchan_capture_ioctl(struct snapchan_chan *chan, void __user *argp);
  * @name and @owner are immutable.  @list is guarded by
  * snapchan_groups_lock.  Everything else is guarded by @lock: @nodes,
  * @chans, @epoch, @next_snap_id, @snaps, @nr_running, @nr_complete,
- * @nr_aborted.  @topo_wait wakes topology changes waiting for the running
+ * @nr_aborted, @wakes.  @topo_wait wakes topology changes waiting for the running
  * snapshots to end.
  */
+struct snapchan_wakes;
+
 struct snapchan_group {
 	struct kref ref;
 	char name[SNAPCHAN_NAME_LEN];
@@ -319,6 +379,7 @@ struct snapchan_group {
 	unsigned int nr_complete;
 	unsigned int nr_aborted;
 	wait_queue_head_t topo_wait;
+	struct snapchan_wakes *wakes;	/* see struct snapchan_wakes */
 };
 
 /*
@@ -443,6 +504,37 @@ struct snapchan_snap {
 	struct snapchan_img_chan_src *img_chans;
 };
 
+/*
+ * struct snapchan_wakes - wakeups owed by a section under a group lock
+ *
+ * A hot ioctl (SNAP_BEGIN, NODE_RECORD) points group->wakes at one of
+ * these, on its stack, while it holds the group lock; the snapshot state
+ * machine then queues its wakeups here instead of making them, and the
+ * ioctl makes them after dropping the lock (snapchan_wakes_flush()).  A
+ * task woken under the lock would, on the same CPU, preempt the waker and
+ * then block on the group lock at once: two context switches per wakeup.
+ * Each entry holds a reference on the object that owns the wait queue.
+ * When it is full, or outside such a section, wakeups are immediate.
+ */
+#define SNAPCHAN_WAKES_MAX	16
+
+enum snapchan_wake_kind {
+	SNAPCHAN_WAKE_NODE,	/* node->wait, EPOLLPRI */
+	SNAPCHAN_WAKE_CHAN,	/* chan->rd_wait, @mask, one exclusive */
+	SNAPCHAN_WAKE_SNAP,	/* snap->wait, all */
+	SNAPCHAN_WAKE_TOPO,	/* group->topo_wait, all */
+};
+
+struct snapchan_wakes {
+	unsigned int nr;
+	struct {
+		void *obj;
+		u16 kind;
+		__poll_t mask;
+	} e[SNAPCHAN_WAKES_MAX];
+};
+
+void snapchan_wakes_flush(struct snapchan_wakes *w);
 void snapchan_rec_recorded(struct snapchan_chan *chan, struct snapchan_rec *rec);
 long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp);
 long snapchan_node_event_ioctl(struct snapchan_node *node, void __user *argp);

@@ -38,7 +38,7 @@ static int kunit_push(struct kunit *test, struct snapchan_chan *chan,
 	int ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, rec);
-	memset(rec->data, fill, len);
+	memset(snapchan_rec_data(rec), fill, len);
 	mutex_lock(&chan->lock);
 	ret = snapchan_chan_push(chan, rec);
 	mutex_unlock(&chan->lock);
@@ -69,10 +69,10 @@ static void queue_fifo_order_and_seq(struct kunit *test)
 	for (i = 0; i < 10; i++) {
 		rec = kunit_pop(chan);
 		KUNIT_ASSERT_NOT_NULL(test, rec);
-		KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_DATA);
+		KUNIT_EXPECT_EQ(test, (u32)rec->type, (u32)SNAPCHAN_REC_DATA);
 		KUNIT_EXPECT_EQ(test, rec->seq, (u64)i + 1);
-		KUNIT_EXPECT_EQ(test, rec->len, (u32)i + 1);
-		KUNIT_EXPECT_EQ(test, rec->data[0], (u8)i);
+		KUNIT_EXPECT_EQ(test, (u32)rec->len, (u32)i + 1);
+		KUNIT_EXPECT_EQ(test, snapchan_rec_data(rec)[0], (u8)i);
 		snapchan_rec_put(rec);
 	}
 	KUNIT_EXPECT_NULL(test, kunit_pop(chan));
@@ -170,13 +170,13 @@ static void queue_markers_take_no_capacity(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, chan->next_seq, 2ULL);
 
 	rec = kunit_pop(chan);
-	KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_DATA);
+	KUNIT_EXPECT_EQ(test, (u32)rec->type, (u32)SNAPCHAN_REC_DATA);
 	snapchan_rec_put(rec);
 	rec = kunit_pop(chan);
 	KUNIT_ASSERT_NOT_NULL(test, rec);
-	KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_MARKER);
-	KUNIT_EXPECT_EQ(test, rec->snap_id, 7ULL);
-	KUNIT_EXPECT_EQ(test, rec->origin, 3ULL);
+	KUNIT_EXPECT_EQ(test, (u32)rec->type, (u32)SNAPCHAN_REC_MARKER);
+	KUNIT_EXPECT_EQ(test, rec->mark.snap_id, 7ULL);
+	KUNIT_EXPECT_EQ(test, rec->mark.origin, 3ULL);
 	KUNIT_EXPECT_EQ(test, rec->seq, 0ULL);
 	snapchan_rec_put(rec);
 	KUNIT_EXPECT_EQ(test, chan->markers, 0U);
@@ -197,9 +197,111 @@ static void rec_reference_outlives_queue(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, rec, held);
 	snapchan_rec_put(rec);
 	snapchan_chan_put(chan);
-	KUNIT_EXPECT_EQ(test, held->data[15], (u8)0xab);
+	KUNIT_EXPECT_EQ(test, snapchan_rec_data(held)[15], (u8)0xab);
 	KUNIT_EXPECT_EQ(test, refcount_read(&held->ref), 1U);
 	snapchan_rec_put(held);
+}
+
+/*
+ * Record layout: 32-byte header, small payloads inline (a 64-byte message
+ * fits kmalloc-96), payloads past a page in their own buffer.
+ */
+static void rec_layout(struct kunit *test)
+{
+	struct snapchan_rec *rec;
+
+	KUNIT_EXPECT_EQ(test, SNAPCHAN_REC_HDR, (size_t)32);
+	rec = snapchan_rec_alloc_data(64);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	KUNIT_EXPECT_FALSE(test, rec->ext);
+	KUNIT_EXPECT_EQ(test, ksize(rec), (size_t)96);
+	KUNIT_EXPECT_PTR_EQ(test, snapchan_rec_data(rec), (u8 *)rec + 32);
+	snapchan_rec_put(rec);
+
+	rec = snapchan_rec_alloc_data(PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	KUNIT_EXPECT_TRUE(test, rec->ext);
+	KUNIT_EXPECT_EQ(test, ksize(snapchan_rec_data(rec)), (size_t)PAGE_SIZE);
+	memset(snapchan_rec_data(rec), 0x5a, PAGE_SIZE);
+	snapchan_rec_put(rec);
+
+	rec = snapchan_rec_alloc_marker(9, 4);
+	KUNIT_ASSERT_NOT_NULL(test, rec);
+	KUNIT_EXPECT_EQ(test, snapchan_rec_snap_id(rec), 9ULL);
+	KUNIT_EXPECT_EQ(test, snapchan_rec_origin(rec), 4ULL);
+	snapchan_rec_put(rec);
+}
+
+static struct snapchan_rec *kunit_first_spare(struct snapchan_chan *chan)
+{
+	return list_first_entry_or_null(&chan->spares, struct snapchan_rec,
+					link);
+}
+
+/*
+ * A consumed record becomes a spare the next write of the same size class
+ * reuses; a record still referenced (captured), a marker or a spare of
+ * another class is not reused; the spares are bounded by the capacity.
+ */
+static void rec_spare_reuse(struct kunit *test)
+{
+	struct snapchan_chan *chan = kunit_chan(test, 3, 4096, 2048, 0);
+	struct snapchan_rec *a, *b, *c, *held;
+
+	a = snapchan_chan_rec_alloc(chan, 64);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	snapchan_chan_rec_put(chan, a);		/* last reference: spare */
+	KUNIT_EXPECT_PTR_EQ(test, kunit_first_spare(chan), a);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 1U);
+	KUNIT_EXPECT_EQ(test, chan->spare_bytes, (size_t)96);
+
+	b = snapchan_chan_rec_alloc(chan, 60);	/* same class (96) */
+	KUNIT_EXPECT_PTR_EQ(test, b, a);
+	KUNIT_EXPECT_EQ(test, (u32)b->len, 60U);
+	KUNIT_EXPECT_EQ(test, refcount_read(&b->ref), 1U);
+	KUNIT_EXPECT_EQ(test, b->seq, 0ULL);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 0U);
+	KUNIT_EXPECT_EQ(test, chan->spare_bytes, (size_t)0);
+
+	/* Another class: the spare is not handed out for it. */
+	snapchan_chan_rec_put(chan, b);
+	b = snapchan_chan_rec_alloc(chan, 1000);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_PTR_NE(test, b, a);
+	KUNIT_EXPECT_GE(test, ksize(b), SNAPCHAN_REC_HDR + 1000);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 0U);
+
+	/* A record someone else still holds is not recycled. */
+	held = snapchan_rec_get(b);
+	snapchan_chan_rec_put(chan, b);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 0U);
+	KUNIT_EXPECT_EQ(test, refcount_read(&held->ref), 1U);
+	snapchan_rec_put(held);
+
+	/* Markers are never kept. */
+	a = snapchan_rec_alloc_marker(1, 0);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	snapchan_chan_rec_put(chan, a);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 0U);
+
+	/* At most capacity_msgs (3) minus queued ones; kmemleak checks. */
+	a = snapchan_chan_rec_alloc(chan, 8);
+	b = snapchan_chan_rec_alloc(chan, 8);
+	c = snapchan_chan_rec_alloc(chan, 8);
+	held = snapchan_chan_rec_alloc(chan, 8);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, held);
+	KUNIT_ASSERT_EQ(test, kunit_push(test, chan, 8, 1), 0);
+	snapchan_chan_rec_put(chan, a);
+	snapchan_chan_rec_put(chan, b);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 2U);
+	snapchan_chan_rec_put(chan, c);		/* 1 queued + 2 spares: full */
+	snapchan_chan_rec_put(chan, held);
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 2U);
+	KUNIT_EXPECT_PTR_EQ(test, kunit_first_spare(chan), b);
+	snapchan_chan_put(chan);
 }
 
 static void cfg_names(struct kunit *test)
@@ -284,6 +386,8 @@ static struct kunit_case snapchan_queue_cases[] = {
 	KUNIT_CASE(queue_wraparound),
 	KUNIT_CASE(queue_markers_take_no_capacity),
 	KUNIT_CASE(rec_reference_outlives_queue),
+	KUNIT_CASE(rec_layout),
+	KUNIT_CASE(rec_spare_reuse),
 	{}
 };
 

@@ -140,7 +140,7 @@ static void kfx_send(struct kunit *test, struct snapchan_chan *chan, u8 fill)
 	struct snapchan_rec *rec = snapchan_rec_alloc_data(8);
 
 	KUNIT_ASSERT_NOT_NULL(test, rec);
-	memset(rec->data, fill, 8);
+	memset(snapchan_rec_data(rec), fill, 8);
 	mutex_lock(&chan->lock);
 	KUNIT_ASSERT_EQ(test, snapchan_chan_push(chan, rec), 0);
 	snapchan_rec_recorded(chan, rec);
@@ -155,7 +155,7 @@ static void kfx_recv(struct kunit *test, struct snapchan_chan *chan)
 	rec = snapchan_chan_pop(chan);
 	mutex_unlock(&chan->lock);
 	KUNIT_ASSERT_NOT_NULL(test, rec);
-	KUNIT_EXPECT_EQ(test, rec->type, (u16)SNAPCHAN_REC_DATA);
+	KUNIT_EXPECT_EQ(test, (u32)rec->type, (u32)SNAPCHAN_REC_DATA);
 	snapchan_rec_put(rec);
 }
 
@@ -227,9 +227,9 @@ static void snap_sender_first_marker_at_head(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sc->state, SNAPCHAN_SCHAN_MARKED);
 	head = kfx_head(ab);
 	KUNIT_ASSERT_NOT_NULL(test, head);
-	KUNIT_EXPECT_EQ(test, head->type, (u16)SNAPCHAN_REC_MARKER);
-	KUNIT_EXPECT_EQ(test, head->snap_id, snap->id);
-	KUNIT_EXPECT_EQ(test, head->origin, a->id);
+	KUNIT_EXPECT_EQ(test, (u32)head->type, (u32)SNAPCHAN_REC_MARKER);
+	KUNIT_EXPECT_EQ(test, head->mark.snap_id, snap->id);
+	KUNIT_EXPECT_EQ(test, head->mark.origin, a->id);
 	KUNIT_EXPECT_EQ(test, snap->state, (u32)SNAPCHAN_SNAP_RUNNING);
 
 	/* The receiver records with the marker at the head: empty state. */
@@ -326,7 +326,7 @@ static void snap_abort_purges_markers(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ba->recordings));
 	KUNIT_EXPECT_EQ(test, kfx_sc(snap, ba)->nr_recs, 0U);
 	KUNIT_EXPECT_EQ(test, ab->depth_msgs, 1U);
-	KUNIT_EXPECT_EQ(test, kfx_head(ab)->type, (u16)SNAPCHAN_REC_DATA);
+	KUNIT_EXPECT_EQ(test, (u32)kfx_head(ab)->type, (u32)SNAPCHAN_REC_DATA);
 	KUNIT_EXPECT_EQ(test, fx->group->nr_running, 0U);
 }
 
@@ -444,6 +444,95 @@ static void snap_max_running(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, PTR_ERR(snap), -EBUSY);
 }
 
+/* A wait queue entry that counts its wakeups. */
+struct kfx_waiter {
+	struct wait_queue_entry wq;
+	int woken;
+};
+
+static int kfx_wake_fn(struct wait_queue_entry *wq, unsigned int mode,
+		       int sync, void *key)
+{
+	container_of(wq, struct kfx_waiter, wq)->woken++;
+	return 0;
+}
+
+/*
+ * Wakeups owed under the group lock wait for snapchan_wakes_flush(), with
+ * a reference on the node, channel and snapshot they concern; none of
+ * them is lost, and the references go with the flush.
+ */
+static void snap_wakes_deferred(struct kunit *test)
+{
+	struct kfx *fx = test->priv;
+	struct snapchan_node *a = kfx_node(test, "a");
+	struct snapchan_node *b = kfx_node(test, "b");
+	struct snapchan_chan *ab = kfx_chan(test, a, b);
+	struct kfx_waiter wn = {}, wc = {}, ws = {};
+	struct snapchan_wakes wakes = {};
+	struct snapchan_snap *snap;
+	u32 *state;
+	int ret;
+
+	init_waitqueue_func_entry(&wn.wq, kfx_wake_fn);
+	init_waitqueue_func_entry(&wc.wq, kfx_wake_fn);
+	init_waitqueue_func_entry(&ws.wq, kfx_wake_fn);
+	add_wait_queue(&b->wait, &wn.wq);
+	add_wait_queue(&ab->rd_wait, &wc.wq);
+
+	mutex_lock(&fx->group->lock);
+	fx->group->wakes = &wakes;
+	snap = snapchan_snap_create(fx->group, 0, 0);
+	fx->group->wakes = NULL;
+	mutex_unlock(&fx->group->lock);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(snap));
+	fx->snaps[fx->nr_snaps++] = snap;
+	KUNIT_EXPECT_EQ(test, wn.woken, 0);
+	KUNIT_EXPECT_EQ(test, wakes.nr, 2U);		/* nodes a and b */
+	KUNIT_EXPECT_EQ(test, kref_read(&b->ref), 3U);	/* fx, snap, wakes */
+	snapchan_wakes_flush(&wakes);
+	KUNIT_EXPECT_EQ(test, wn.woken, 1);
+	KUNIT_EXPECT_EQ(test, wakes.nr, 0U);
+	KUNIT_EXPECT_EQ(test, kref_read(&b->ref), 2U);
+
+	/* The sender's record places a marker: the receiver's wakeup waits. */
+	add_wait_queue(&snap->wait, &ws.wq);
+	state = kzalloc(sizeof(*state), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, state);
+	mutex_lock(&fx->group->lock);
+	fx->group->wakes = &wakes;
+	ret = snapchan_snap_record(snap, snapchan_snap_member(snap, a), a,
+				   state, sizeof(*state));
+	fx->group->wakes = NULL;
+	mutex_unlock(&fx->group->lock);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, wc.woken, 0);
+	KUNIT_EXPECT_EQ(test, kref_read(&ab->ref), 3U);
+	snapchan_wakes_flush(&wakes);
+	KUNIT_EXPECT_EQ(test, wc.woken, 1);
+	KUNIT_EXPECT_EQ(test, kref_read(&ab->ref), 2U);
+
+	/* The last record completes it: its pollers hear it after the flush. */
+	state = kzalloc(sizeof(*state), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, state);
+	mutex_lock(&fx->group->lock);
+	fx->group->wakes = &wakes;
+	ret = snapchan_snap_record(snap, snapchan_snap_member(snap, b), b,
+				   state, sizeof(*state));
+	fx->group->wakes = NULL;
+	mutex_unlock(&fx->group->lock);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, snap->state, (u32)SNAPCHAN_SNAP_COMPLETE);
+	KUNIT_EXPECT_EQ(test, ws.woken, 0);
+	snapchan_wakes_flush(&wakes);
+	KUNIT_EXPECT_EQ(test, ws.woken, 1);
+	KUNIT_EXPECT_GE(test, wn.woken, 2);
+
+	remove_wait_queue(&snap->wait, &ws.wq);
+	remove_wait_queue(&ab->rd_wait, &wc.wq);
+	remove_wait_queue(&b->wait, &wn.wq);
+}
+
 static struct kunit_case snapchan_snap_cases[] = {
 	KUNIT_CASE(snap_sender_first_marker_at_head),
 	KUNIT_CASE(snap_marker_in_middle),
@@ -455,6 +544,7 @@ static struct kunit_case snapchan_snap_cases[] = {
 	KUNIT_CASE(snap_unattached_channel_not_member),
 	KUNIT_CASE(snap_empty_group_completes),
 	KUNIT_CASE(snap_max_running),
+	KUNIT_CASE(snap_wakes_deferred),
 	{}
 };
 
