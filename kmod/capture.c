@@ -13,6 +13,7 @@
  */
 
 #include <linux/anon_inodes.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
@@ -26,28 +27,46 @@
 static atomic_t snapchan_nr_captures = ATOMIC_INIT(0);
 static atomic64_t snapchan_capture_held = ATOMIC64_INIT(0);
 
-/* Charge @bytes and one capture to the global budget, or -ENOBUFS. */
-static int snapchan_capture_charge(u64 bytes)
+static DEFINE_XARRAY(snapchan_capture_users);
+
+/*
+ * Charge @cap's bytes and one capture to the global budget and one capture
+ * to the calling user's count, or -ENOBUFS.
+ */
+static int snapchan_capture_charge(struct snapchan_cap *cap)
 {
 	u64 limit = (u64)READ_ONCE(snapchan_limits.max_capture_mbytes) << 20;
+	int ret;
 
 	if (atomic_inc_return(&snapchan_nr_captures) >
 	    READ_ONCE(snapchan_limits.max_captures))
 		goto out_uncount;
-	if (atomic64_add_return(bytes, &snapchan_capture_held) > limit)
+	if (atomic64_add_return(cap->held, &snapchan_capture_held) > limit)
+		goto out_unhold;
+	cap->uid = current_euid();
+	ret = snapchan_user_charge(&snapchan_capture_users, cap->uid,
+				   READ_ONCE(snapchan_limits.max_captures_per_user));
+	if (ret == -ENOMEM)
+		goto out_unhold_nomem;
+	if (ret)
 		goto out_unhold;
 	return 0;
 
+out_unhold_nomem:
+	atomic64_sub(cap->held, &snapchan_capture_held);
+	atomic_dec(&snapchan_nr_captures);
+	return -ENOMEM;
 out_unhold:
-	atomic64_sub(bytes, &snapchan_capture_held);
+	atomic64_sub(cap->held, &snapchan_capture_held);
 out_uncount:
 	atomic_dec(&snapchan_nr_captures);
 	return -ENOBUFS;
 }
 
-static void snapchan_capture_uncharge(u64 bytes)
+static void snapchan_capture_uncharge(struct snapchan_cap *cap)
 {
-	atomic64_sub(bytes, &snapchan_capture_held);
+	snapchan_user_uncharge(&snapchan_capture_users, cap->uid);
+	atomic64_sub(cap->held, &snapchan_capture_held);
 	atomic_dec(&snapchan_nr_captures);
 }
 
@@ -159,7 +178,7 @@ static int snapchan_capture_release(struct inode *inode, struct file *file)
 {
 	struct snapchan_cap *cap = file->private_data;
 
-	snapchan_capture_uncharge(cap->held);
+	snapchan_capture_uncharge(cap);
 	snapchan_cap_free(cap);
 	return 0;
 }
@@ -195,7 +214,7 @@ long snapchan_capture_ioctl(struct snapchan_chan *chan, void __user *argp)
 	cap = snapchan_cap_take(chan);
 	if (IS_ERR(cap))
 		return PTR_ERR(cap);
-	ret = snapchan_capture_charge(cap->held);
+	ret = snapchan_capture_charge(cap);
 	if (ret)
 		goto out_free_cap;
 
@@ -231,7 +250,7 @@ long snapchan_capture_ioctl(struct snapchan_chan *chan, void __user *argp)
 out_put_fd:
 	put_unused_fd(fd);
 out_uncharge:
-	snapchan_capture_uncharge(cap->held);
+	snapchan_capture_uncharge(cap);
 out_free_cap:
 	snapchan_cap_free(cap);
 	return ret;

@@ -165,7 +165,6 @@ struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
 					     u32 len)
 {
 	struct snapchan_rec *rec = NULL;
-	size_t class;
 
 	if (list_empty_careful(&chan->spares))
 		return snapchan_rec_alloc_data(len);
@@ -180,9 +179,9 @@ struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
 	spin_unlock(&chan->spare_lock);
 	if (!rec)
 		return snapchan_rec_alloc_data(len);
-	class = snapchan_rec_class(len);
-	if (rec->ext != snapchan_rec_is_ext(len) ||
-	    snapchan_rec_class(rec->len) != class) {
+	if (rec->len != len &&
+	    (rec->ext != snapchan_rec_is_ext(len) ||
+	     snapchan_rec_class(rec->len) != snapchan_rec_class(len))) {
 		snapchan_rec_free(rec);
 		return snapchan_rec_alloc_data(len);
 	}
@@ -251,8 +250,13 @@ int snapchan_name_check(const char *name, bool allow_empty)
 
 	if (len == SNAPCHAN_NAME_LEN)
 		return -EINVAL;
-	if (len == 0)
-		return allow_empty ? 0 : -EINVAL;
+	if (len == 0) {
+		if (!allow_empty)
+			return -EINVAL;
+		/* Bytes after the terminator never reach a copy. */
+		memset((char *)name, 0, SNAPCHAN_NAME_LEN);
+		return 0;
+	}
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return -EINVAL;
 	for (i = 0; i < len; i++) {
@@ -292,9 +296,14 @@ int snapchan_chan_cfg_check(struct snapchan_chan_cfg *cfg)
 	if (!cfg->mode)
 		cfg->mode = 0600;
 
-	if (!cfg->max_msg)
+	if (!cfg->max_msg) {
+		/* A default that fits the capacity asked for, or allowed. */
 		cfg->max_msg = min(READ_ONCE(lim->default_max_msg),
 				   READ_ONCE(lim->max_msg_size));
+		cfg->max_msg = min_t(u64, cfg->max_msg,
+				     cfg->capacity_bytes ? :
+				     READ_ONCE(lim->max_capacity_bytes));
+	}
 	if (cfg->max_msg > READ_ONCE(lim->max_msg_size))
 		return -EINVAL;
 
@@ -491,9 +500,37 @@ EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_pop);
  */
 void snapchan_chan_kill(struct snapchan_chan *chan)
 {
+	struct snapchan_rec *rec, *tmp;
+	LIST_HEAD(purged);
+
 	mutex_lock(&chan->lock);
 	WRITE_ONCE(chan->dead, true);
+	/*
+	 * A dead channel delivers nothing more: its messages go now, not
+	 * when the last handle closes, so that open handles to destroyed
+	 * channels cannot pin memory past the per-user channel limit.
+	 * Markers stay (few, and owned by the snapshot protocol); captures
+	 * and recordings keep the records they reference.
+	 */
+	list_for_each_entry_safe(rec, tmp, &chan->queue, link) {
+		if (rec->type != SNAPCHAN_REC_DATA)
+			continue;
+		list_move_tail(&rec->link, &purged);
+		WRITE_ONCE(chan->depth_msgs, chan->depth_msgs - 1);
+		WRITE_ONCE(chan->depth_bytes, chan->depth_bytes - rec->len);
+	}
 	mutex_unlock(&chan->lock);
+	list_for_each_entry_safe(rec, tmp, &purged, link) {
+		list_del_init(&rec->link);
+		snapchan_rec_put(rec);
+	}
+	spin_lock(&chan->spare_lock);
+	list_splice_init(&chan->spares, &purged);
+	chan->nr_spares = 0;
+	chan->spare_bytes = 0;
+	spin_unlock(&chan->spare_lock);
+	list_for_each_entry_safe(rec, tmp, &purged, link)
+		snapchan_rec_free(rec);
 	snapchan_wake_all(&chan->rd_wait, EPOLLHUP);
 	snapchan_wake_all(&chan->wr_wait, EPOLLHUP);
 }
@@ -963,6 +1000,7 @@ static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 {
 	struct snapchan_end *end = file->private_data;
 	void __user *argp = (void __user *)arg;
+	int ret;
 
 	switch (cmd) {
 	case SNAPCHAN_IOC_RECV:
@@ -970,6 +1008,15 @@ static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 	case SNAPCHAN_IOC_MARK:
 		return snapchan_chan_ioc_mark(end, argp);
 	case SNAPCHAN_IOC_CAPTURE:
+		/*
+		 * A capture reads the queue: it needs read permission on the
+		 * channel, whichever end it is made on (a 0622 mailbox lets
+		 * others write, not read).
+		 */
+		ret = inode_permission(file_mnt_user_ns(file),
+				       file_inode(file), MAY_READ);
+		if (ret)
+			return ret;
 		return snapchan_capture_ioctl(end->chan, argp);
 	default:
 		return -ENOTTY;

@@ -13,9 +13,72 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
+#include <linux/xarray.h>
 #include <kunit/visibility.h>
 
 #include "snapchan.h"
+
+/* --- per-user counts ------------------------------------------------------- */
+
+/*
+ * One xarray per kind of object, indexed by uid (in the initial user
+ * namespace), holding the count as a value entry; an entry goes when its
+ * count drops to zero.  The mutex makes check-and-increment atomic.
+ */
+static DEFINE_MUTEX(snapchan_users_lock);
+
+/**
+ * snapchan_user_charge() - count one more object for @uid, up to @max
+ * @counts: the xarray of this kind of object.
+ * @uid: the user to charge.
+ * @max: the per-user limit.
+ *
+ * Return: 0, -ENOSPC at the limit, or -ENOMEM.
+ */
+int snapchan_user_charge(struct xarray *counts, kuid_t uid, unsigned int max)
+{
+	unsigned long id = from_kuid(&init_user_ns, uid);
+	unsigned long n;
+	void *entry;
+	int ret = 0;
+
+	mutex_lock(&snapchan_users_lock);
+	entry = xa_load(counts, id);
+	n = entry ? xa_to_value(entry) : 0;
+	if (n >= max)
+		ret = -ENOSPC;
+	else
+		ret = xa_err(xa_store(counts, id, xa_mk_value(n + 1),
+				      GFP_KERNEL_ACCOUNT));
+	mutex_unlock(&snapchan_users_lock);
+	return ret;
+}
+
+/**
+ * snapchan_user_uncharge() - count one object less for @uid
+ * @counts: the xarray snapchan_user_charge() counted it in.
+ * @uid: the user it charged.
+ */
+void snapchan_user_uncharge(struct xarray *counts, kuid_t uid)
+{
+	unsigned long id = from_kuid(&init_user_ns, uid);
+	unsigned long n;
+	void *entry;
+
+	mutex_lock(&snapchan_users_lock);
+	entry = xa_load(counts, id);
+	n = entry ? xa_to_value(entry) : 0;
+	if (WARN_ON_ONCE(!n))
+		goto out_unlock;
+	if (n == 1)
+		xa_erase(counts, id);
+	else	/* replaces a present entry: allocates nothing */
+		xa_store(counts, id, xa_mk_value(n - 1), GFP_NOWAIT);
+out_unlock:
+	mutex_unlock(&snapchan_users_lock);
+}
 
 /* --- parameters ------------------------------------------------------------ */
 
@@ -30,8 +93,10 @@ struct snapchan_limits snapchan_limits = {
 	.max_msg_size		= 1 << 20,
 	.max_markers		= 16,
 	.max_captures		= 256,
+	.max_captures_per_user	= 64,
 	.max_capture_mbytes	= 256,
 	.max_nodes		= 1024,
+	.max_nodes_per_user	= 256,
 	.max_snapshots		= 4,
 	.max_retained		= 4,
 	.max_state_bytes	= 1 << 20,
@@ -61,8 +126,10 @@ static const struct snapchan_param_range snapchan_param_ranges[] = {
 	{ &snapchan_limits.max_msg_size,		1, 16 << 20 },
 	{ &snapchan_limits.max_markers,			1, 1024 },
 	{ &snapchan_limits.max_captures,		1, 65536 },
+	{ &snapchan_limits.max_captures_per_user,	1, 65536 },
 	{ &snapchan_limits.max_capture_mbytes,		1, 1 << 20 },
 	{ &snapchan_limits.max_nodes,			1, 65536 },
+	{ &snapchan_limits.max_nodes_per_user,		1, 65536 },
 	{ &snapchan_limits.max_snapshots,		1, 64 },
 	{ &snapchan_limits.max_retained,		0, 64 },
 	{ &snapchan_limits.max_state_bytes,		0, 64 << 20 },
@@ -137,6 +204,10 @@ MODULE_PARM_DESC(max_markers,
 module_param_cb(max_captures, &snapchan_param_ops,
 		&snapchan_limits.max_captures, 0644);
 MODULE_PARM_DESC(max_captures, "Capture fds open at once, all users");
+module_param_cb(max_captures_per_user, &snapchan_param_ops,
+		&snapchan_limits.max_captures_per_user, 0644);
+MODULE_PARM_DESC(max_captures_per_user,
+		 "Capture fds one uid may hold open at once (1..65536)");
 module_param_cb(max_capture_mbytes, &snapchan_param_ops,
 		&snapchan_limits.max_capture_mbytes, 0644);
 MODULE_PARM_DESC(max_capture_mbytes,
@@ -144,6 +215,10 @@ MODULE_PARM_DESC(max_capture_mbytes,
 module_param_cb(max_nodes, &snapchan_param_ops,
 		&snapchan_limits.max_nodes, 0644);
 MODULE_PARM_DESC(max_nodes, "Nodes that may exist at once, all groups");
+module_param_cb(max_nodes_per_user, &snapchan_param_ops,
+		&snapchan_limits.max_nodes_per_user, 0644);
+MODULE_PARM_DESC(max_nodes_per_user,
+		 "Nodes one uid may have at once (1..65536)");
 module_param_cb(max_snapshots, &snapchan_param_ops,
 		&snapchan_limits.max_snapshots, 0644);
 MODULE_PARM_DESC(max_snapshots, "Snapshots running at once in one group");

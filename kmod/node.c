@@ -33,6 +33,7 @@ DEFINE_MUTEX(snapchan_groups_lock);	/* guards snapchan_groups */
 LIST_HEAD(snapchan_groups);
 static atomic64_t snapchan_next_node_id = ATOMIC64_INIT(0);
 static atomic_t snapchan_nr_nodes = ATOMIC_INIT(0);
+static DEFINE_XARRAY(snapchan_node_users);
 
 /* --- groups --------------------------------------------------------------- */
 
@@ -169,6 +170,7 @@ static void snapchan_node_release(struct kref *ref)
 	struct snapchan_node *node = container_of(ref, struct snapchan_node, ref);
 
 	snapchan_group_put(node->group);
+	snapchan_user_uncharge(&snapchan_node_users, node->uid);
 	atomic_dec(&snapchan_nr_nodes);
 	kfree_rcu(node, rcu);
 }
@@ -370,23 +372,30 @@ static const struct file_operations snapchan_node_fops = {
  * @name: a checked name.
  *
  * Return: the node with one reference, marked dead until it is added to
- * the group's list; ERR_PTR(-ENOSPC) past max_nodes, or (-ENOMEM).
+ * the group's list; ERR_PTR(-ENOSPC) past max_nodes or
+ * max_nodes_per_user (counted by effective uid), or (-ENOMEM).
  */
 struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
 					  const char *name)
 {
 	struct snapchan_node *node;
+	int ret;
 
 	if (atomic_inc_return(&snapchan_nr_nodes) >
 	    READ_ONCE(snapchan_limits.max_nodes)) {
-		atomic_dec(&snapchan_nr_nodes);
-		return ERR_PTR(-ENOSPC);
+		ret = -ENOSPC;
+		goto out_uncount;
 	}
 	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 	if (!node) {
-		atomic_dec(&snapchan_nr_nodes);
-		return ERR_PTR(-ENOMEM);
+		ret = -ENOMEM;
+		goto out_uncount;
 	}
+	node->uid = current_euid();
+	ret = snapchan_user_charge(&snapchan_node_users, node->uid,
+				   READ_ONCE(snapchan_limits.max_nodes_per_user));
+	if (ret)
+		goto out_free_node;
 	kref_init(&node->ref);
 	kref_get(&group->ref);
 	node->group = group;
@@ -398,6 +407,12 @@ struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
 	init_rwsem(&node->io_lock);
 	init_waitqueue_head(&node->wait);
 	return node;
+
+out_free_node:
+	kfree(node);
+out_uncount:
+	atomic_dec(&snapchan_nr_nodes);
+	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_node_alloc);
 

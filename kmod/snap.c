@@ -62,8 +62,11 @@
  * (EPOLLPRI); removing one wakes them too (the head changed).  A new
  * snapshot wakes every member node's fd (EPOLLPRI: record request).  The
  * end of a snapshot wakes its fds (EPOLLIN complete, EPOLLERR aborted),
- * the member nodes (their request is gone) and topology changes waiting on
- * group->topo_wait.
+ * the member nodes that had not recorded (their request is gone; those
+ * that recorded have nothing new to see, and at 100 snapshots a second
+ * the spurious wakeups cost) and topology changes waiting on
+ * group->topo_wait.  Wakeups owed under group->lock in SNAP_BEGIN and
+ * NODE_RECORD are made after it is dropped (struct snapchan_wakes).
  *
  * Why the result is a consistent cut.  Every node's state is taken at its
  * record, at which point all of its outgoing channels get their cut (a
@@ -456,8 +459,10 @@ static void snapchan_snap_end(struct snapchan_snap *snap, u32 state)
 	if (cancel_delayed_work(&snap->deadline_work))
 		snapchan_snap_put(snap);
 
-	snapchan_snap_wake_nodes(snap);
 	for (i = 0; i < snap->nr_nodes; i++) {
+		if (snap->nodes[i].node && !snap->nodes[i].recorded)
+			snapchan_wake(group, snap->nodes[i].node,
+				      SNAPCHAN_WAKE_NODE, EPOLLPRI);
 		if (snap->nodes[i].node) {
 			snapchan_node_put(snap->nodes[i].node);
 			snap->nodes[i].node = NULL;
@@ -902,7 +907,8 @@ static int snapchan_snap_release_file(struct inode *inode, struct file *file)
 {
 	struct snapchan_snap_file *sf = file->private_data;
 
-	snapchan_snap_put(sf->snap);
+	if (sf->snap)		/* NULL: discarded before it was bound */
+		snapchan_snap_put(sf->snap);
 	snapchan_img_reader_release(&sf->reader);
 	mutex_destroy(&sf->read_lock);
 	kfree(sf);
@@ -920,22 +926,21 @@ static const struct file_operations snapchan_snap_fops = {
 };
 
 /*
- * Make a snapshot fd, taking over the caller's reference to @snap.  On
- * success returns the file and its reserved fd number, not yet installed.
+ * A snapshot fd, made before the snapshot it will show so that nothing
+ * can fail after a snapshot is begun or recorded: returns the file, not
+ * yet bound to a snapshot (snapchan_snap_file_bind()), and its reserved fd
+ * number, not yet installed; snapchan_snap_file_discard() undoes it.
  */
-static struct file *snapchan_snap_file(struct snapchan_snap *snap, int *fdp)
+static struct file *snapchan_snap_file_new(int *fdp)
 {
 	struct snapchan_snap_file *sf;
 	struct file *file;
 	int fd, ret;
 
 	sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
-	if (!sf) {
-		ret = -ENOMEM;
-		goto out_put_snap;
-	}
+	if (!sf)
+		return ERR_PTR(-ENOMEM);
 	mutex_init(&sf->read_lock);
-	sf->snap = snap;
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
@@ -956,9 +961,22 @@ out_put_fd:
 out_free_sf:
 	mutex_destroy(&sf->read_lock);
 	kfree(sf);
-out_put_snap:
-	snapchan_snap_put(snap);
 	return ERR_PTR(ret);
+}
+
+/* Bind a new snapshot fd to @snap, taking over the caller's reference. */
+static void snapchan_snap_file_bind(struct file *file,
+				    struct snapchan_snap *snap)
+{
+	struct snapchan_snap_file *sf = file->private_data;
+
+	sf->snap = snap;
+}
+
+static void snapchan_snap_file_discard(struct file *file, int fd)
+{
+	put_unused_fd(fd);
+	fput(file);
 }
 
 /* --- ioctls --------------------------------------------------------------- */
@@ -1007,6 +1025,15 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 			goto out_free_state;
 		}
 	}
+	/* The fd first: a record cannot be taken back. */
+	if (arg.flags & SNAPCHAN_RECORD_F_SNAPFD) {
+		file = snapchan_snap_file_new(&fd);
+		if (IS_ERR(file)) {
+			ret = PTR_ERR(file);
+			file = NULL;
+			goto out_free_state;
+		}
+	}
 
 	wakes.nr = 0;
 	mutex_lock(&group->lock);
@@ -1051,19 +1078,18 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 	mutex_unlock(&group->lock);
 	snapchan_wakes_flush(&wakes);
 
-	if (arg.flags & SNAPCHAN_RECORD_F_SNAPFD) {
-		file = snapchan_snap_file(snap, &fd);
-		if (IS_ERR(file))
-			return PTR_ERR(file);
-	} else {
+	if (file)
+		snapchan_snap_file_bind(file, snap);
+	else
 		snapchan_snap_put(snap);
-	}
 	arg.snap_fd = fd;
+	/*
+	 * Only if the argument was unmapped since it was probed: the record
+	 * stands (the snapshot goes on, SNAP_OPEN can still reach it).
+	 */
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
-		if (file) {
-			put_unused_fd(fd);
-			fput(file);
-		}
+		if (file)
+			snapchan_snap_file_discard(file, fd);
 		return -EFAULT;
 	}
 	if (file) {
@@ -1077,6 +1103,8 @@ out_unlock:
 	mutex_unlock(&group->lock);
 	snapchan_wakes_flush(&wakes);
 out_free_state:
+	if (file)
+		snapchan_snap_file_discard(file, fd);
 	kvfree(state);
 	return ret;
 }
@@ -1253,6 +1281,12 @@ long snapchan_snap_begin_ioctl(void __user *argp)
 	group = snapchan_group_for_snap(arg.group);
 	if (IS_ERR(group))
 		return PTR_ERR(group);
+	/* The fd first: a snapshot nobody holds must not start. */
+	file = snapchan_snap_file_new(&fd);
+	if (IS_ERR(file)) {
+		snapchan_group_put(group);
+		return PTR_ERR(file);
+	}
 
 	wakes.nr = 0;
 	mutex_lock(&group->lock);
@@ -1261,20 +1295,25 @@ long snapchan_snap_begin_ioctl(void __user *argp)
 	group->wakes = NULL;
 	mutex_unlock(&group->lock);
 	snapchan_wakes_flush(&wakes);
-	snapchan_group_put(group);
-	if (IS_ERR(snap))
+	if (IS_ERR(snap)) {
+		snapchan_snap_file_discard(file, fd);
+		snapchan_group_put(group);
 		return PTR_ERR(snap);
+	}
+	snapchan_snap_file_bind(file, snap);
 
 	arg.snap_id = snap->id;
-	file = snapchan_snap_file(snap, &fd);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
-		put_unused_fd(fd);
-		fput(file);
+		/* Unmapped since the probe: withdraw the snapshot. */
+		mutex_lock(&group->lock);
+		snapchan_snap_abort(snap, SNAPCHAN_ABORT_EXPLICIT);
+		mutex_unlock(&group->lock);
+		snapchan_snap_file_discard(file, fd);
+		snapchan_group_put(group);
 		return -EFAULT;
 	}
+	snapchan_group_put(group);
 	fd_install(fd, file);
 	return fd;
 }
@@ -1313,13 +1352,15 @@ long snapchan_snap_open_ioctl(void __user *argp)
 	if (!snap)
 		return -ENOENT;
 
-	file = snapchan_snap_file(snap, &fd);
-	if (IS_ERR(file))
+	file = snapchan_snap_file_new(&fd);
+	if (IS_ERR(file)) {
+		snapchan_snap_put(snap);
 		return PTR_ERR(file);
+	}
+	snapchan_snap_file_bind(file, snap);
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
-		put_unused_fd(fd);
-		fput(file);
+		snapchan_snap_file_discard(file, fd);
 		return -EFAULT;
 	}
 	fd_install(fd, file);

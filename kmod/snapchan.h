@@ -34,8 +34,10 @@ struct snapchan_limits {
 	unsigned int max_msg_size;
 	unsigned int max_markers;
 	unsigned int max_captures;
+	unsigned int max_captures_per_user;
 	unsigned int max_capture_mbytes;
 	unsigned int max_nodes;
+	unsigned int max_nodes_per_user;
 	unsigned int max_snapshots;
 	unsigned int max_retained;
 	unsigned int max_state_bytes;
@@ -44,6 +46,11 @@ struct snapchan_limits {
 };
 
 extern struct snapchan_limits snapchan_limits;
+
+/* Per-user counts of one kind of object (main.c): nodes, captures. */
+struct xarray;
+int snapchan_user_charge(struct xarray *counts, kuid_t uid, unsigned int max);
+void snapchan_user_uncharge(struct xarray *counts, kuid_t uid);
 
 /*
  * struct snapchan_rec - one queued record, DATA or MARKER
@@ -344,6 +351,7 @@ struct snapchan_cap {
 	u64 first_seq;
 	u64 last_seq;
 	u64 held;			/* bytes charged to the capture budget */
+	kuid_t uid;			/* charged for max_captures_per_user */
 	struct snapchan_rec *recs[];
 };
 
@@ -385,7 +393,7 @@ struct snapchan_group {
 /*
  * struct snapchan_node - a Chandy-Lamport process: a member of one group
  *
- * @group, @id and @name are immutable.  @link, @ends and @dead are guarded
+ * @group, @id, @uid and @name are immutable.  @link, @ends and @dead are guarded
  * by the group lock.  @io_lock is held for reading by this node's sends
  * and receives on its attached ends, and for writing by NODE_RECORD (so
  * that the record is atomic with respect to them) and by attach/detach.
@@ -397,6 +405,7 @@ struct snapchan_node {
 	struct rcu_head rcu;
 	struct snapchan_group *group;
 	u64 id;
+	kuid_t uid;			/* charged for max_nodes_per_user */
 	char name[SNAPCHAN_NAME_LEN];
 	struct list_head link;
 	struct list_head ends;
