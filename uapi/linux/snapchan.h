@@ -247,6 +247,10 @@ struct snapchan_mark {
  * @markers:   out: MARKER records among @count.
  * @stream_len: out: exact length of the image that read() will return.
  * @reserved:  must be zero.
+ *
+ * Needs read permission on the channel's device node (%EACCES otherwise),
+ * on either end.  %ENOBUFS past max_captures, max_captures_per_user or
+ * max_capture_mbytes; %ENODEV on a destroyed channel.
  */
 struct snapchan_capture {
 	__u32 flags;
@@ -268,6 +272,8 @@ struct snapchan_capture {
  * @fd:       out: the node file descriptor (also the return value).
  * @node_id:  out: node id, unique while the module is loaded.
  * @reserved: must be zero.
+ *
+ * %ENOSPC past max_nodes or max_nodes_per_user (counted by effective uid).
  */
 struct snapchan_node_join {
 	char  group[SNAPCHAN_NAME_LEN];
