@@ -174,7 +174,7 @@ struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
 	if (rec) {
 		list_del(&rec->link);
 		chan->nr_spares--;
-		chan->spare_bytes -= snapchan_rec_class(rec->len);
+		chan->spare_bytes -= rec->len;
 	}
 	spin_unlock(&chan->spare_lock);
 	if (!rec)
@@ -190,15 +190,20 @@ struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_rec_alloc);
 
-/* Whether @chan may keep one more spare of allocation size @class. */
-static bool snapchan_spare_room(struct snapchan_chan *chan, size_t class)
+/*
+ * Whether @chan may keep one more spare of @len payload bytes: queued and
+ * spare records together stay within what a full queue holds (messages
+ * and payload bytes, as the capacity counts them), and within
+ * SNAPCHAN_SPARE_MAX_BYTES.
+ */
+static bool snapchan_spare_room(struct snapchan_chan *chan, u32 len)
 {
 	lockdep_assert_held(&chan->spare_lock);
 	return chan->nr_spares + READ_ONCE(chan->depth_msgs) <
 		       chan->cfg.capacity_msgs &&
-	       chan->spare_bytes + class <=
-		       min_t(u64, chan->cfg.capacity_bytes,
-			     SNAPCHAN_SPARE_MAX_BYTES);
+	       chan->spare_bytes + READ_ONCE(chan->depth_bytes) + len <=
+		       chan->cfg.capacity_bytes &&
+	       chan->spare_bytes + len <= SNAPCHAN_SPARE_MAX_BYTES;
 }
 
 /**
@@ -213,17 +218,14 @@ static bool snapchan_spare_room(struct snapchan_chan *chan, size_t class)
 void snapchan_chan_rec_put(struct snapchan_chan *chan,
 			   struct snapchan_rec *rec)
 {
-	size_t class;
-
 	if (!rec || !refcount_dec_and_test(&rec->ref))
 		return;
 	if (rec->type == SNAPCHAN_REC_DATA && !READ_ONCE(chan->dead)) {
-		class = snapchan_rec_class(rec->len);
 		spin_lock(&chan->spare_lock);
-		if (snapchan_spare_room(chan, class)) {
+		if (snapchan_spare_room(chan, rec->len)) {
 			list_add(&rec->link, &chan->spares);
 			chan->nr_spares++;
-			chan->spare_bytes += class;
+			chan->spare_bytes += rec->len;
 			rec = NULL;
 		}
 		spin_unlock(&chan->spare_lock);

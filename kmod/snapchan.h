@@ -193,9 +193,8 @@ struct snapchan_chan {
 	 * Consumed DATA records kept for reuse by later writes (as a pipe
 	 * keeps its tmp_page), guarded by @spare_lock: @spares (through
 	 * rec->link, most recent first), @nr_spares, @spare_bytes (their
-	 * allocation sizes).  Bounded so that queued and spare records
-	 * together never hold more than a full queue would, and at most
-	 * SNAPCHAN_SPARE_MAX_BYTES.
+	 * payload lengths).  Bounded so that queued and spare records
+	 * together never exceed a full queue, and by SNAPCHAN_SPARE_MAX_BYTES.
 	 */
 	spinlock_t spare_lock;
 	struct list_head spares;

@@ -253,7 +253,7 @@ static void rec_spare_reuse(struct kunit *test)
 	snapchan_chan_rec_put(chan, a);		/* last reference: spare */
 	KUNIT_EXPECT_PTR_EQ(test, kunit_first_spare(chan), a);
 	KUNIT_EXPECT_EQ(test, chan->nr_spares, 1U);
-	KUNIT_EXPECT_EQ(test, chan->spare_bytes, (size_t)96);
+	KUNIT_EXPECT_EQ(test, chan->spare_bytes, (size_t)64);
 
 	b = snapchan_chan_rec_alloc(chan, 60);	/* same class (96) */
 	KUNIT_EXPECT_PTR_EQ(test, b, a);
@@ -301,6 +301,19 @@ static void rec_spare_reuse(struct kunit *test)
 	snapchan_chan_rec_put(chan, held);
 	KUNIT_EXPECT_EQ(test, chan->nr_spares, 2U);
 	KUNIT_EXPECT_PTR_EQ(test, kunit_first_spare(chan), b);
+	snapchan_chan_put(chan);
+
+	/* And at most capacity_bytes of payload, queued ones included. */
+	chan = kunit_chan(test, 8, 99, 64, 0);
+	a = snapchan_chan_rec_alloc(chan, 40);
+	b = snapchan_chan_rec_alloc(chan, 40);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_EQ(test, kunit_push(test, chan, 20, 1), 0);
+	snapchan_chan_rec_put(chan, a);		/* 20 + 40 <= 99 */
+	snapchan_chan_rec_put(chan, b);		/* 20 + 80 > 99: freed */
+	KUNIT_EXPECT_EQ(test, chan->nr_spares, 1U);
+	KUNIT_EXPECT_EQ(test, chan->spare_bytes, (size_t)40);
 	snapchan_chan_put(chan);
 }
 
