@@ -1096,7 +1096,13 @@ static char *snapchan_chan_devnode(struct device *dev, umode_t *mode,
 		*uid = chan->cfg.uid;
 	if (gid)
 		*gid = chan->cfg.gid;
-	return kasprintf(GFP_KERNEL, "snapchan/%s", chan->cfg.name);
+	/*
+	 * devtmpfs cannot be told this failed: it would fall back to the
+	 * bare name, /dev/<name>, on create and leave the node behind on
+	 * delete.  A few dozen bytes: do not fail.
+	 */
+	return kasprintf(GFP_KERNEL | __GFP_NOFAIL, "snapchan/%s",
+			 chan->cfg.name);
 }
 
 static void snapchan_dev_release(struct device *dev)
@@ -1225,7 +1231,7 @@ int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id)
 	if (group) {
 		/* The channel owns the group reference from here. */
 		list_add_tail(&chan->group_link, &group->chans);
-		snapchan_group_topo_unlock(group);
+		snapchan_group_topo_unlock(group, true);
 	}
 	return 0;
 
@@ -1237,7 +1243,7 @@ out_unlock:
 	mutex_unlock(&snapchan_chans_lock);
 	if (group) {
 		chan->group = NULL;	/* the reference is put below */
-		snapchan_group_topo_unlock(group);
+		snapchan_group_topo_unlock(group, false);
 	}
 out_put_chan:
 	snapchan_chan_put(chan);
@@ -1281,7 +1287,7 @@ static int snapchan_chan_remove(struct snapchan_chan *chan, u32 flags)
 	if (group) {
 		if (registered)
 			list_del_init(&chan->group_link);
-		snapchan_group_topo_unlock(group);
+		snapchan_group_topo_unlock(group, registered);
 	}
 	if (!registered)
 		return -ENOENT;

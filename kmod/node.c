@@ -151,13 +151,16 @@ int snapchan_group_topo_lock(struct snapchan_group *group, u32 flags)
 }
 
 /**
- * snapchan_group_topo_unlock() - end a topology change: bump the epoch
+ * snapchan_group_topo_unlock() - end a topology change
  * @group: the group, locked by snapchan_group_topo_lock().
+ * @changed: whether the topology changed (bumps the epoch); false when
+ *	     the change failed and left everything as it was.
  */
-void snapchan_group_topo_unlock(struct snapchan_group *group)
+void snapchan_group_topo_unlock(struct snapchan_group *group, bool changed)
 {
 	lockdep_assert_held(&group->lock);
-	group->epoch++;
+	if (changed)
+		group->epoch++;
 	if (list_empty(&group->nodes) && list_empty(&group->chans))
 		snapchan_group_release_snaps(group);
 	mutex_unlock(&group->lock);
@@ -331,7 +334,7 @@ static long snapchan_node_attach_ioctl(struct snapchan_node *node,
 	list_add_tail(&end->node_link, &node->ends);
 	get_file(end->file);
 out_unlock:
-	snapchan_group_topo_unlock(group);
+	snapchan_group_topo_unlock(group, !ret);
 out_fdput:
 	fdput(f);
 	return ret;
@@ -466,6 +469,14 @@ long snapchan_node_join_ioctl(void __user *argp)
 		goto out_put_fd;
 	}
 
+	/* The out fields are known: copy them before the group changes. */
+	arg.fd = fd;
+	arg.node_id = node->id;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		ret = -EFAULT;
+		goto out_fput;
+	}
+
 	ret = snapchan_group_topo_lock(group, arg.flags);
 	if (ret)
 		goto out_fput;
@@ -479,16 +490,9 @@ long snapchan_node_join_ioctl(void __user *argp)
 		list_add_tail(&node->link, &group->nodes);
 		node->dead = false;
 	}
-	snapchan_group_topo_unlock(group);
+	snapchan_group_topo_unlock(group, !ret);
 	if (ret)
 		goto out_fput;
-
-	arg.fd = fd;
-	arg.node_id = node->id;
-	if (copy_to_user(argp, &arg, sizeof(arg))) {
-		ret = -EFAULT;
-		goto out_fput;
-	}
 	fd_install(fd, file);
 	return fd;
 

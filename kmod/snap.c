@@ -720,6 +720,33 @@ out_free:
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_snap_create);
 
+/*
+ * Undo snapchan_snap_create() within the same group-locked section, before
+ * any node recorded: nobody saw the snapshot, so it leaves no trace (not
+ * retained, not counted, its id given back).  A deadline work item that is
+ * already running finds it ended and does nothing.
+ */
+static void snapchan_snap_discard(struct snapchan_snap *snap)
+{
+	struct snapchan_group *group = snap->group;
+
+	lockdep_assert_held(&group->lock);
+	if (WARN_ON_ONCE(snap->state != SNAPCHAN_SNAP_RUNNING ||
+			 snap->nodes_recorded)) {
+		snapchan_snap_abort(snap, SNAPCHAN_ABORT_NOMEM);
+		return;
+	}
+	smp_store_release(&snap->state, SNAPCHAN_SNAP_ABORTED);
+	WRITE_ONCE(snap->reason, SNAPCHAN_ABORT_NOMEM);
+	list_del_init(&snap->link);
+	group->nr_running--;
+	if (group->next_snap_id == snap->id)
+		group->next_snap_id--;
+	if (cancel_delayed_work(&snap->deadline_work))
+		snapchan_snap_put(snap);
+	snapchan_snap_put(snap);	/* the group list's reference */
+}
+
 static struct snapchan_snap *snapchan_snap_find(struct snapchan_group *group,
 						u64 id)
 {
@@ -773,6 +800,23 @@ VISIBLE_IF_KUNIT int snapchan_snap_record(struct snapchan_snap *snap,
 			goto out_put_markers;
 		}
 	}
+	/*
+	 * Size the incoming recordings for what is queued now, so that the
+	 * record itself only allocates if a sender outruns this: a failure
+	 * here changes nothing (the snapshot goes on), one during the record
+	 * aborts the snapshot (NOMEM).
+	 */
+	for (i = 0; i < snap->nr_chans; i++) {
+		struct snapchan_schan *sc = &snap->chans[i];
+
+		if (sc->receiver_id != node->id)
+			continue;
+		mutex_lock(&sc->chan->lock);
+		ret = snapchan_schan_reserve(sc, sc->chan);
+		mutex_unlock(&sc->chan->lock);
+		if (ret)
+			goto out_put_markers;
+	}
 
 	down_write(&node->io_lock);
 	for (i = 0; i < snap->nr_chans && !reason; i++)
@@ -795,6 +839,7 @@ VISIBLE_IF_KUNIT int snapchan_snap_record(struct snapchan_snap *snap,
 	else
 		snapchan_snap_check_complete(snap);
 	k = nr_markers;
+	ret = 0;
 
 out_put_markers:
 	/* Markers that were placed are NULL here; the others were not used. */
@@ -1065,7 +1110,7 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 	if (ret) {
 		/* A snapshot begun here is not left behind half-made. */
 		if (!arg.snap_id)
-			snapchan_snap_abort(snap, SNAPCHAN_ABORT_NOMEM);
+			snapchan_snap_discard(snap);
 		group->wakes = NULL;
 		mutex_unlock(&group->lock);
 		snapchan_wakes_flush(&wakes);

@@ -421,7 +421,7 @@ struct snapchan_group *snapchan_group_get_or_create(const char *name,
 void snapchan_group_put(struct snapchan_group *group);
 int snapchan_group_may_use(struct snapchan_group *group);
 int snapchan_group_topo_lock(struct snapchan_group *group, u32 flags);
-void snapchan_group_topo_unlock(struct snapchan_group *group);
+void snapchan_group_topo_unlock(struct snapchan_group *group, bool changed);
 struct snapchan_node *snapchan_node_alloc(struct snapchan_group *group,
 					  const char *name);
 void snapchan_node_put(struct snapchan_node *node);
