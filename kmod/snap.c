@@ -736,8 +736,9 @@ static void snapchan_snap_discard(struct snapchan_snap *snap)
 		snapchan_snap_abort(snap, SNAPCHAN_ABORT_NOMEM);
 		return;
 	}
-	smp_store_release(&snap->state, SNAPCHAN_SNAP_ABORTED);
 	WRITE_ONCE(snap->reason, SNAPCHAN_ABORT_NOMEM);
+	/* Pairs with snapchan_snap_state(), as in snapchan_snap_end(). */
+	smp_store_release(&snap->state, SNAPCHAN_SNAP_ABORTED);
 	list_del_init(&snap->link);
 	group->nr_running--;
 	if (group->next_snap_id == snap->id)
