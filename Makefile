@@ -21,7 +21,7 @@ JOBS ?= $(shell nproc)
 
 .PHONY: all module userspace tests deps check check-host check-debug \
 	check-stock gates vm-run demo clean debug-kernel help install \
-	install-module bench
+	install-module bench stress
 
 all: module userspace tests
 
@@ -29,6 +29,7 @@ help:
 	@echo "make            build module (KDIR=$(KDIR)), library, CLI, tests"
 	@echo "make deps       install missing Debian packages (root)"
 	@echo "make check      every test: host, debug kernel VM, stock kernel VM, gates"
+	@echo "make stress     long load/soak/fuzz run [STRESS_SECONDS=600] [KERNEL=debug|stock]"
 	@echo "make demo       the bank demo in a VM on the stock kernel"
 	@echo "make vm-run CMD='...' [KERNEL=stock|debug] [EXTRA='files']"
 
@@ -66,6 +67,9 @@ check-host: userspace
 
 gates:
 	@scripts/gates.sh
+
+stress: deps
+	@scripts/stress.sh
 
 vm-run: deps
 	@scripts/vm-run.sh
