@@ -813,6 +813,12 @@ static bool create_cfg_valid(const struct snapchan_chan_create *c)
 		return true;
 	mm = c->max_msg ? c->max_msg :
 		(P.default_max_msg < P.max_msg_size ? P.default_max_msg : P.max_msg_size);
+	/* A defaulted max_msg is clamped to the capacity (doc/decisions.md). */
+	if (!c->max_msg) {
+		cb = c->capacity_bytes ? c->capacity_bytes : P.max_capacity_bytes;
+		if (mm > cb)
+			mm = cb;
+	}
 	if (mm > P.max_msg_size)
 		return false;
 	cm = c->capacity_msgs ? c->capacity_msgs :
