@@ -24,10 +24,14 @@
 
 /*
  * One xarray per kind of object, indexed by uid (in the initial user
- * namespace), holding the count as a value entry; an entry goes when its
- * count drops to zero.  The mutex makes check-and-increment atomic.
+ * namespace), holding the count as a value entry.  An entry stays at zero
+ * once made (one slot per uid that ever used the kind, freed at unload),
+ * so that a capture opened and closed in a loop allocates nothing here.
+ * The mutex makes check-and-increment atomic.
  */
 static DEFINE_MUTEX(snapchan_users_lock);
+DEFINE_XARRAY(snapchan_node_users);
+DEFINE_XARRAY(snapchan_capture_users);
 
 /**
  * snapchan_user_charge() - count one more object for @uid, up to @max
@@ -70,13 +74,8 @@ void snapchan_user_uncharge(struct xarray *counts, kuid_t uid)
 	mutex_lock(&snapchan_users_lock);
 	entry = xa_load(counts, id);
 	n = entry ? xa_to_value(entry) : 0;
-	if (WARN_ON_ONCE(!n))
-		goto out_unlock;
-	if (n == 1)
-		xa_erase(counts, id);
-	else	/* replaces a present entry: allocates nothing */
+	if (!WARN_ON_ONCE(!n))	/* replaces a present entry: no allocation */
 		xa_store(counts, id, xa_mk_value(n - 1), GFP_NOWAIT);
-out_unlock:
 	mutex_unlock(&snapchan_users_lock);
 }
 
@@ -445,6 +444,9 @@ static void __exit snapchan_exit(void)
 	snapchan_debugfs_exit();
 	snapchan_chan_exit();
 	snapchan_snap_exit();
+	/* Every node and capture held a module reference: all gone. */
+	xa_destroy(&snapchan_node_users);
+	xa_destroy(&snapchan_capture_users);
 }
 
 module_init(snapchan_init);

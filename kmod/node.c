@@ -33,7 +33,6 @@ DEFINE_MUTEX(snapchan_groups_lock);	/* guards snapchan_groups */
 LIST_HEAD(snapchan_groups);
 static atomic64_t snapchan_next_node_id = ATOMIC64_INIT(0);
 static atomic_t snapchan_nr_nodes = ATOMIC_INIT(0);
-static DEFINE_XARRAY(snapchan_node_users);
 
 /* --- groups --------------------------------------------------------------- */
 

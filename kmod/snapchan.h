@@ -49,6 +49,8 @@ extern struct snapchan_limits snapchan_limits;
 
 /* Per-user counts of one kind of object (main.c): nodes, captures. */
 struct xarray;
+extern struct xarray snapchan_node_users;
+extern struct xarray snapchan_capture_users;
 int snapchan_user_charge(struct xarray *counts, kuid_t uid, unsigned int max);
 void snapchan_user_uncharge(struct xarray *counts, kuid_t uid);
 
