@@ -27,7 +27,6 @@
 static atomic_t snapchan_nr_captures = ATOMIC_INIT(0);
 static atomic64_t snapchan_capture_held = ATOMIC64_INIT(0);
 
-
 /*
  * Charge @cap's bytes and one capture to the global budget and one capture
  * to the calling user's count, or -ENOBUFS.
