@@ -34,7 +34,7 @@ static atomic64_t snapchan_capture_held = ATOMIC64_INIT(0);
 static int snapchan_capture_charge(struct snapchan_cap *cap)
 {
 	u64 limit = (u64)READ_ONCE(snapchan_limits.max_capture_mbytes) << 20;
-	int ret;
+	int ret = -ENOBUFS;
 
 	if (atomic_inc_return(&snapchan_nr_captures) >
 	    READ_ONCE(snapchan_limits.max_captures))
@@ -44,21 +44,17 @@ static int snapchan_capture_charge(struct snapchan_cap *cap)
 	cap->uid = current_euid();
 	ret = snapchan_user_charge(&snapchan_capture_users, cap->uid,
 				   READ_ONCE(snapchan_limits.max_captures_per_user));
-	if (ret == -ENOMEM)
-		goto out_unhold_nomem;
+	if (ret == -ENOSPC)
+		ret = -ENOBUFS;		/* the capture limits' errno */
 	if (ret)
 		goto out_unhold;
 	return 0;
 
-out_unhold_nomem:
-	atomic64_sub(cap->held, &snapchan_capture_held);
-	atomic_dec(&snapchan_nr_captures);
-	return -ENOMEM;
 out_unhold:
 	atomic64_sub(cap->held, &snapchan_capture_held);
 out_uncount:
 	atomic_dec(&snapchan_nr_captures);
-	return -ENOBUFS;
+	return ret;
 }
 
 static void snapchan_capture_uncharge(struct snapchan_cap *cap)
