@@ -47,39 +47,12 @@
 #define MAX_FDS		128
 #define NOBODY		65534
 
-/* Every writable parameter with its range (kmod/main.c). */
-static const struct {
-	const char *name;
-	unsigned int min, max;
-} params[] = {
-	{ "max_channels",		1, 4096 },
-	{ "max_channels_per_user",	1, 4096 },
-	{ "default_capacity_msgs",	1, 1 << 20 },
-	{ "max_capacity_msgs",		1, 1 << 20 },
-	{ "default_capacity_bytes",	1, 1 << 30 },
-	{ "max_capacity_bytes",		1, 1 << 30 },
-	{ "default_max_msg",		1, 16 << 20 },
-	{ "max_msg_size",		1, 16 << 20 },
-	{ "max_markers",		1, 1024 },
-	{ "max_captures",		1, 65536 },
-	{ "max_captures_per_user",	1, 65536 },
-	{ "max_capture_mbytes",		1, 1 << 20 },
-	{ "max_nodes",			1, 65536 },
-	{ "max_nodes_per_user",		1, 65536 },
-	{ "max_snapshots",		1, 64 },
-	{ "max_retained",		0, 64 },
-	{ "max_state_bytes",		0, 64 << 20 },
-	{ "default_timeout_ms",		0, 86400000 },
-	{ "default_budget_mbytes",	1, 1 << 20 },
-};
-#define NR_PARAMS	(sizeof(params) / sizeof(params[0]))
-
 FIXTURE(ex)
 {
 	int ctl;
 	const char *skip;
 	bool saved;
-	unsigned long long values[NR_PARAMS];
+	unsigned long long values[SNAPCHAN_NR_PARAMS];
 	int fds[MAX_FDS];
 	int nfds;
 };
@@ -88,8 +61,8 @@ static int param_index(const char *name)
 {
 	unsigned int i;
 
-	for (i = 0; i < NR_PARAMS; i++)
-		if (!strcmp(params[i].name, name))
+	for (i = 0; i < SNAPCHAN_NR_PARAMS; i++)
+		if (!strcmp(snapchan_param_ranges[i].name, name))
 			return i;
 	return -1;
 }
@@ -131,9 +104,9 @@ FIXTURE_SETUP(ex)
 		self->skip = "module not loaded";
 		return;
 	}
-	for (i = 0; i < NR_PARAMS; i++) {
-		if (sc_param(params[i].name, &self->values[i]) ||
-		    !sc_param_writable(params[i].name)) {
+	for (i = 0; i < SNAPCHAN_NR_PARAMS; i++) {
+		if (sc_param(snapchan_param_ranges[i].name, &self->values[i]) ||
+		    !sc_param_writable(snapchan_param_ranges[i].name)) {
 			self->skip = "module parameters not readable/writable";
 			return;
 		}
@@ -179,8 +152,8 @@ FIXTURE_TEARDOWN(ex)
 	}
 	if (!self->saved)
 		return;
-	for (i = 0; i < NR_PARAMS; i++) {
-		const char *name = params[i].name;
+	for (i = 0; i < SNAPCHAN_NR_PARAMS; i++) {
+		const char *name = snapchan_param_ranges[i].name;
 		unsigned long long v = self->values[i];
 
 		EXPECT_EQ(0, sc_param_set(name, v))
@@ -695,17 +668,17 @@ TEST_F(ex, parameter_ranges)
 	int ret;
 
 	CHECK_SKIP();
-	for (i = 0; i < NR_PARAMS; i++) {
-		const char *name = params[i].name;
+	for (i = 0; i < SNAPCHAN_NR_PARAMS; i++) {
+		const char *name = snapchan_param_ranges[i].name;
 
 		ASSERT_EQ(0, sc_param(name, &before));
-		if (params[i].min > 0) {
+		if (snapchan_param_ranges[i].min > 0) {
 			EXPECT_EQ(-EINVAL, set(name, 0)) TH_LOG("%s=0", name);
 			ASSERT_EQ(0, sc_param(name, &v));
 			EXPECT_EQ(before, v) TH_LOG("%s changed by 0", name);
 		}
-		EXPECT_EQ(-EINVAL, set(name, (unsigned long long)params[i].max + 1))
-			TH_LOG("%s=%u", name, params[i].max + 1);
+		EXPECT_EQ(-EINVAL, set(name, (unsigned long long)snapchan_param_ranges[i].max + 1))
+			TH_LOG("%s=%u", name, snapchan_param_ranges[i].max + 1);
 		ASSERT_EQ(0, sc_param(name, &v));
 		EXPECT_EQ(before, v) TH_LOG("%s changed by max + 1", name);
 		for (j = 0; j < sizeof(junk) / sizeof(junk[0]); j++) {
@@ -716,12 +689,12 @@ TEST_F(ex, parameter_ranges)
 						    junk[j]);
 		}
 		/* The bounds themselves are accepted. */
-		EXPECT_EQ(0, set(name, params[i].min)) TH_LOG("%s=min", name);
+		EXPECT_EQ(0, set(name, snapchan_param_ranges[i].min)) TH_LOG("%s=min", name);
 		ASSERT_EQ(0, sc_param(name, &v));
-		EXPECT_EQ(params[i].min, v);
-		EXPECT_EQ(0, set(name, params[i].max)) TH_LOG("%s=max", name);
+		EXPECT_EQ(snapchan_param_ranges[i].min, v);
+		EXPECT_EQ(0, set(name, snapchan_param_ranges[i].max)) TH_LOG("%s=max", name);
 		ASSERT_EQ(0, sc_param(name, &v));
-		EXPECT_EQ(params[i].max, v);
+		EXPECT_EQ(snapchan_param_ranges[i].max, v);
 		EXPECT_EQ(0, set(name, before));
 	}
 	/* control_mode is read-only once loaded. */

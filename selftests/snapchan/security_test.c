@@ -3587,29 +3587,6 @@ TEST_F(sec, image_snapshot_every_byte)
 /* Module parameters                                                        */
 /* ======================================================================== */
 
-static const struct {
-	const char *name;
-	unsigned int min, max;
-} ranges[] = {
-	{ "max_channels",		1, 4096 },
-	{ "max_channels_per_user",	1, 4096 },
-	{ "default_capacity_msgs",	1, 1 << 20 },
-	{ "max_capacity_msgs",		1, 1 << 20 },
-	{ "default_capacity_bytes",	1, 1 << 30 },
-	{ "max_capacity_bytes",		1, 1 << 30 },
-	{ "default_max_msg",		1, 16 << 20 },
-	{ "max_msg_size",		1, 16 << 20 },
-	{ "max_markers",		1, 1024 },
-	{ "max_captures",		1, 65536 },
-	{ "max_capture_mbytes",		1, 1 << 20 },
-	{ "max_nodes",			1, 65536 },
-	{ "max_snapshots",		1, 64 },
-	{ "max_retained",		0, 64 },
-	{ "max_state_bytes",		0, 64 << 20 },
-	{ "default_timeout_ms",		0, 86400000 },
-	{ "default_budget_mbytes",	1, 1 << 20 },
-};
-
 static int param_write(const char *name, const char *text, size_t len)
 {
 	char path[128];
@@ -3649,18 +3626,18 @@ TEST_F(sec, params_refuse_garbage)
 	CHECK_SKIP();
 	memset(longnum, '9', sizeof(longnum) - 1);
 	longnum[sizeof(longnum) - 1] = '\0';
-	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
-		const char *name = ranges[i].name;
+	for (i = 0; i < SNAPCHAN_NR_PARAMS; i++) {
+		const char *name = snapchan_param_ranges[i].name;
 
 		if (!sc_param_writable(name))
 			continue;
 		ASSERT_EQ(0, sc_param(name, &before)) TH_LOG("%s", name);
-		if (ranges[i].min) {
-			snprintf(text, sizeof(text), "%u", ranges[i].min - 1);
+		if (snapchan_param_ranges[i].min) {
+			snprintf(text, sizeof(text), "%u", snapchan_param_ranges[i].min - 1);
 			EXPECT_EQ(-EINVAL, param_write(name, text, strlen(text)))
 				TH_LOG("%s=%s", name, text);
 		}
-		snprintf(text, sizeof(text), "%llu", ranges[i].max + 1ULL);
+		snprintf(text, sizeof(text), "%llu", snapchan_param_ranges[i].max + 1ULL);
 		EXPECT_EQ(-EINVAL, param_write(name, text, strlen(text)))
 			TH_LOG("%s=%s", name, text);
 		EXPECT_EQ(-EINVAL, param_write(name, "4294967295", 10))

@@ -182,4 +182,35 @@ static inline int sc_wait_sleeping(pid_t pid, pid_t tid)
 	return 0;
 }
 
+/*
+ * Every writable module parameter with its range (kmod/main.c), for the
+ * tests that set, exhaust or abuse them: one list, so none falls behind.
+ */
+static const struct {
+	const char *name;
+	unsigned int min, max;
+} snapchan_param_ranges[] __attribute__((unused)) = {
+	{ "max_channels",		1, 4096 },
+	{ "max_channels_per_user",	1, 4096 },
+	{ "default_capacity_msgs",	1, 1 << 20 },
+	{ "max_capacity_msgs",		1, 1 << 20 },
+	{ "default_capacity_bytes",	1, 1 << 30 },
+	{ "max_capacity_bytes",		1, 1 << 30 },
+	{ "default_max_msg",		1, 16 << 20 },
+	{ "max_msg_size",		1, 16 << 20 },
+	{ "max_markers",		1, 1024 },
+	{ "max_captures",		1, 65536 },
+	{ "max_captures_per_user",	1, 65536 },
+	{ "max_capture_mbytes",		1, 1 << 20 },
+	{ "max_nodes",			1, 65536 },
+	{ "max_nodes_per_user",		1, 65536 },
+	{ "max_snapshots",		1, 64 },
+	{ "max_retained",		0, 64 },
+	{ "max_state_bytes",		0, 64 << 20 },
+	{ "default_timeout_ms",		0, 86400000 },
+	{ "default_budget_mbytes",	1, 1 << 20 },
+};
+#define SNAPCHAN_NR_PARAMS \
+	(sizeof(snapchan_param_ranges) / sizeof(snapchan_param_ranges[0]))
+
 #endif /* SNAPCHAN_TEST_H */
