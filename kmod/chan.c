@@ -1,337 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * snapchan channels: the queue of records, the registry of channels, and
- * the character device /dev/snapchan/<name> with its data path.
+ * snapchan channels: the queue of records and the character device's
+ * file operations (open, read, write, poll, RECV, MARK, the batch calls).
+ * Records are in rec.c; the registry, devices and sysfs in registry.c.
  *
  * Locking:
- *  - snapchan_chans_lock (mutex) guards the registry: the list of live
- *    channels, the minor number map and device creation/removal.
- *  - chan->lock (mutex, one per channel) guards the queue and its counters.
- *    It is taken inside snapchan_chans_lock, never the other way round.
- *  - User memory is copied outside chan->lock on the write side (the record
- *    is filled before it is enqueued); on the read side the head record is
- *    copied out under chan->lock so that a fault leaves it queued, as
- *    fs/pipe.c does.  No spinlock is held across a user copy.
- *  - Waiters sleep with no lock held; wakeups happen after unlocking, only
- *    on a state change (empty -> non-empty, full -> room, death, EOF), or
- *    on every arrival once the channel has been polled (edge-triggered
- *    epoll needs one wakeup per arrival).
+ *  - chan->lock (mutex, one per channel) guards the queue and its
+ *    counters.  It is held for short, bounded sections only: never across
+ *    a user copy that may fault, never across a wait.
+ *  - The write side copies the payload into a fresh record before taking
+ *    any lock.
+ *  - The read side copies the head record out under chan->lock with page
+ *    faults disabled; if that copy would fault, the locks are dropped, the
+ *    record (referenced, immutable) is copied with faults allowed and no
+ *    lock held, and it is consumed afterwards only if it is still at the
+ *    head (else the receive starts over with the new head).  A stalled
+ *    fault (userfaultfd, FUSE) therefore holds no lock at all: it delays
+ *    the caller alone.  A fault that fails (EFAULT) consumes nothing.
+ *  - No spinlock is ever held across a user copy.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
-#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
-#include <linux/xarray.h>
 #include <kunit/visibility.h>
 
 #include "snapchan.h"
 
-#define SNAPCHAN_MINORS		4096
-
-static DEFINE_MUTEX(snapchan_chans_lock);
-static LIST_HEAD(snapchan_chans);
-static unsigned int snapchan_nr_chans;
-static DEFINE_XARRAY_ALLOC(snapchan_minor_map);
-static dev_t snapchan_devt;
-static struct cdev snapchan_cdev;
-static struct class *snapchan_class;
 static atomic64_t snapchan_next_chan_id = ATOMIC64_INIT(0);
-static const struct file_operations snapchan_chan_fops;
-
-/* --- records ----------------------------------------------------------- */
-
-/* Payloads that would take a record past a page get their own buffer. */
-static bool snapchan_rec_is_ext(u32 len)
-{
-	return SNAPCHAN_REC_HDR + (size_t)len > PAGE_SIZE;
-}
-
-/*
- * The allocation a record of @len payload bytes needs, as the allocator
- * rounds it: two records of the same class can stand in for each other.
- */
-static size_t snapchan_rec_class(u32 len)
-{
-	if (snapchan_rec_is_ext(len))
-		return kmalloc_size_roundup(len);
-	return kmalloc_size_roundup(SNAPCHAN_REC_HDR + len);
-}
-
-static void snapchan_rec_free(struct snapchan_rec *rec)
-{
-	if (rec->ext)
-		kvfree(rec->ext_data);
-	kfree(rec);
-}
-
-/* (Re)initialise the header of a record that is about to be filled. */
-static void snapchan_rec_init(struct snapchan_rec *rec, u32 type, u32 len)
-{
-	refcount_set(&rec->ref, 1);
-	rec->type = type;
-	rec->len = len;
-	rec->seq = 0;
-}
-
-/**
- * snapchan_rec_alloc_data() - allocate a DATA record with room for @len bytes
- * @len: payload length; the caller fills snapchan_rec_data(rec).
- *
- * Not zeroed beyond the header: the caller overwrites every payload byte
- * before the record is visible to anyone.
- *
- * Return: the record with one reference, or NULL.
- */
-struct snapchan_rec *snapchan_rec_alloc_data(u32 len)
-{
-	bool ext = snapchan_rec_is_ext(len);
-	struct snapchan_rec *rec;
-
-	/*
-	 * Ask for the whole size class, which costs nothing more: a spare can
-	 * then take any payload of its class (and KASAN knows it may).
-	 */
-	rec = kmalloc(ext ? sizeof(*rec) : snapchan_rec_class(len),
-		      GFP_KERNEL_ACCOUNT);
-	if (!rec)
-		return NULL;
-	rec->ext = ext;
-	if (ext) {
-		rec->ext_data = kvmalloc(snapchan_rec_class(len),
-					 GFP_KERNEL_ACCOUNT);
-		if (!rec->ext_data)
-			goto out_free_rec;
-	}
-	INIT_LIST_HEAD(&rec->link);
-	snapchan_rec_init(rec, SNAPCHAN_REC_DATA, len);
-	return rec;
-
-out_free_rec:
-	kfree(rec);
-	return NULL;
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_data);
-
-/**
- * snapchan_rec_alloc_marker() - allocate a MARKER record
- * @snap_id: marker id.
- * @origin: id of the node that placed it, 0 for a user MARK.
- *
- * Return: the record with one reference, or NULL.
- */
-struct snapchan_rec *snapchan_rec_alloc_marker(u64 snap_id, u64 origin)
-{
-	struct snapchan_rec *rec;
-
-	rec = kmalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
-	if (!rec)
-		return NULL;
-	INIT_LIST_HEAD(&rec->link);
-	rec->ext = 0;
-	snapchan_rec_init(rec, SNAPCHAN_REC_MARKER, 0);
-	rec->mark.snap_id = snap_id;
-	rec->mark.origin = origin;
-	return rec;
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_alloc_marker);
-
-void snapchan_rec_put(struct snapchan_rec *rec)
-{
-	if (rec && refcount_dec_and_test(&rec->ref))
-		snapchan_rec_free(rec);
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_rec_put);
-
-/**
- * snapchan_chan_rec_alloc() - a DATA record for a write to @chan
- * @chan: the channel the record is for.
- * @len: payload length.
- *
- * Reuses a record the channel's readers consumed when the most recent
- * spare is of the same size class, which saves the allocation, its zeroing
- * and its memcg charge on every message of a steady stream; a spare of
- * another class is freed (the spares follow the sizes being written).
- *
- * Return: the record with one reference, or NULL.
- */
-struct snapchan_rec *snapchan_chan_rec_alloc(struct snapchan_chan *chan,
-					     u32 len)
-{
-	struct snapchan_rec *rec = NULL;
-
-	if (list_empty_careful(&chan->spares))
-		return snapchan_rec_alloc_data(len);
-	spin_lock(&chan->spare_lock);
-	rec = list_first_entry_or_null(&chan->spares, struct snapchan_rec,
-				       link);
-	if (rec) {
-		list_del(&rec->link);
-		chan->nr_spares--;
-		chan->spare_bytes -= rec->len;
-	}
-	spin_unlock(&chan->spare_lock);
-	if (!rec)
-		return snapchan_rec_alloc_data(len);
-	if (rec->len != len &&
-	    (rec->ext != snapchan_rec_is_ext(len) ||
-	     snapchan_rec_class(rec->len) != snapchan_rec_class(len))) {
-		snapchan_rec_free(rec);
-		return snapchan_rec_alloc_data(len);
-	}
-	snapchan_rec_init(rec, SNAPCHAN_REC_DATA, len);
-	return rec;
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_rec_alloc);
-
-/*
- * Whether @chan may keep one more spare of @len payload bytes: queued and
- * spare records together stay within what a full queue holds (messages
- * and payload bytes, as the capacity counts them), and within
- * SNAPCHAN_SPARE_MAX_BYTES.
- */
-static bool snapchan_spare_room(struct snapchan_chan *chan, u32 len)
-{
-	lockdep_assert_held(&chan->spare_lock);
-	return chan->nr_spares + READ_ONCE(chan->depth_msgs) <
-		       chan->cfg.capacity_msgs &&
-	       chan->spare_bytes + READ_ONCE(chan->depth_bytes) + len <=
-		       chan->cfg.capacity_bytes &&
-	       chan->spare_bytes + len <= SNAPCHAN_SPARE_MAX_BYTES;
-}
-
-/**
- * snapchan_chan_rec_put() - drop a reference to a record consumed from @chan
- * @chan: the channel the record was queued on.
- * @rec: a record, or NULL.
- *
- * The last reference to a DATA record keeps it as one of the channel's
- * spares while there is room (snapchan_spare_room()); anything else is
- * freed.
- */
-void snapchan_chan_rec_put(struct snapchan_chan *chan,
-			   struct snapchan_rec *rec)
-{
-	if (!rec || !refcount_dec_and_test(&rec->ref))
-		return;
-	if (rec->type == SNAPCHAN_REC_DATA && !READ_ONCE(chan->dead)) {
-		spin_lock(&chan->spare_lock);
-		if (snapchan_spare_room(chan, rec->len)) {
-			list_add(&rec->link, &chan->spares);
-			chan->nr_spares++;
-			chan->spare_bytes += rec->len;
-			rec = NULL;
-		}
-		spin_unlock(&chan->spare_lock);
-	}
-	if (rec)
-		snapchan_rec_free(rec);
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_rec_put);
-
-/* --- configuration ------------------------------------------------------ */
-
-/**
- * snapchan_name_check() - validate a name field
- * @name: a SNAPCHAN_NAME_LEN byte field from user space.
- * @allow_empty: whether "" is acceptable (a standalone channel's group).
- *
- * Return: 0, or -EINVAL unless @name is 1..31 characters of
- * [A-Za-z0-9._-], NUL-terminated, and neither "." nor "..".
- */
-int snapchan_name_check(const char *name, bool allow_empty)
-{
-	size_t len = strnlen(name, SNAPCHAN_NAME_LEN);
-	size_t i;
-
-	if (len == SNAPCHAN_NAME_LEN)
-		return -EINVAL;
-	if (len == 0) {
-		if (!allow_empty)
-			return -EINVAL;
-		/* Bytes after the terminator never reach a copy. */
-		memset((char *)name, 0, SNAPCHAN_NAME_LEN);
-		return 0;
-	}
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		/* ASCII only: the kernel's isalnum() also takes Latin-1. */
-		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
-		    !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-')
-			return -EINVAL;
-	}
-	/* Bytes after the terminator are ignored; keep them out of copies. */
-	memset((char *)name + len, 0, SNAPCHAN_NAME_LEN - len);
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_name_check);
-
-/**
- * snapchan_chan_cfg_check() - validate a channel configuration and fill in
- *			       the defaults
- * @cfg: the configuration; zero fields are replaced by the defaults.
- *
- * Return: 0 or -EINVAL.
- */
-int snapchan_chan_cfg_check(struct snapchan_chan_cfg *cfg)
-{
-	const struct snapchan_limits *lim = &snapchan_limits;
-
-	if (snapchan_name_check(cfg->name, false) ||
-	    !strcmp(cfg->name, "control"))
-		return -EINVAL;
-	if (snapchan_name_check(cfg->group, true))
-		return -EINVAL;
-	if (cfg->flags & ~SNAPCHAN_CHAN_F_ALL)
-		return -EINVAL;
-	if (cfg->mode & ~0666U)
-		return -EINVAL;
-	if (!cfg->mode)
-		cfg->mode = 0600;
-
-	if (!cfg->max_msg) {
-		/* A default that fits the capacity asked for, or allowed. */
-		cfg->max_msg = min(READ_ONCE(lim->default_max_msg),
-				   READ_ONCE(lim->max_msg_size));
-		cfg->max_msg = min_t(u64, cfg->max_msg,
-				     cfg->capacity_bytes ? :
-				     READ_ONCE(lim->max_capacity_bytes));
-	}
-	if (cfg->max_msg > READ_ONCE(lim->max_msg_size))
-		return -EINVAL;
-
-	if (!cfg->capacity_msgs)
-		cfg->capacity_msgs = min(READ_ONCE(lim->default_capacity_msgs),
-					 READ_ONCE(lim->max_capacity_msgs));
-	if (cfg->capacity_msgs > READ_ONCE(lim->max_capacity_msgs))
-		return -EINVAL;
-
-	if (!cfg->capacity_bytes)
-		cfg->capacity_bytes =
-			max(cfg->max_msg,
-			    min(READ_ONCE(lim->default_capacity_bytes),
-				READ_ONCE(lim->max_capacity_bytes)));
-	if (cfg->capacity_bytes > READ_ONCE(lim->max_capacity_bytes) ||
-	    cfg->capacity_bytes < cfg->max_msg)
-		return -EINVAL;
-
-	/* Sequence numbers never wrap (0 means "none" in images). */
-	if (cfg->first_seq > SNAPCHAN_SEQ_MAX)
-		return -EINVAL;
-	if (!cfg->first_seq)
-		cfg->first_seq = 1;
-	return 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_cfg_check);
 
 /* --- the queue ------------------------------------------------------------ */
 
@@ -538,7 +240,33 @@ void snapchan_chan_kill(struct snapchan_chan *chan)
 }
 EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_kill);
 
-/* --- the character device ------------------------------------------------ */
+/* --- waiting and waking --------------------------------------------------- */
+
+/*
+ * THE WAIT RULE.  A caller blocked on a channel must wake whenever its own
+ * condition holds, whoever else is blocked beside it.
+ *
+ * Readers wait on @rd_wait exclusively, because they all wait for the
+ * same thing: something at the head (or end of file, or death).  One
+ * wakeup per arrival is enough only if no reader keeps a wakeup it did
+ * not use, so every receive, whatever its outcome, ends in
+ * snapchan_recv_unlock(), which wakes the next sleeping reader while
+ * records remain queued.  A reader that consumed passes on the rest; one
+ * that could not take the head (buffer too small, a marker for read(),
+ * a fault, a peek, another end attached) passes on the head itself.  A
+ * reader goes back to sleep only after finding the queue empty, when
+ * there is nothing to pass on.
+ *
+ * Writers wait on @wr_wait non-exclusively, because each waits for room
+ * for its own message: a wakeup one writer cannot use may be another's,
+ * and passing it on among writers that do not fit would spin.  Receives
+ * wake them all when they free room in a channel that had no room for a
+ * max_msg message (the only state in which a writer can be waiting).
+ *
+ * Destroy and end of file wake everybody.  Pollers sit on both queues,
+ * non-exclusively; once a channel has been polled every arrival and
+ * every consumption wakes (edge-triggered epoll needs an event each).
+ */
 
 /* Readers may sleep until this holds. */
 static bool snapchan_chan_readable(struct snapchan_chan *chan)
@@ -568,9 +296,23 @@ static int snapchan_wait_writable(struct snapchan_chan *chan, u32 len)
 {
 	int ret;
 
-	ret = wait_event_interruptible_exclusive(chan->wr_wait,
-						 snapchan_chan_writable(chan, len));
+	ret = wait_event_interruptible(chan->wr_wait,
+				       snapchan_chan_writable(chan, len));
 	return ret ? -ERESTARTSYS : 0;
+}
+
+static void snapchan_wake_readers(struct snapchan_chan *chan)
+{
+	if (wq_has_sleeper(&chan->rd_wait))
+		wake_up_interruptible_sync_poll(&chan->rd_wait,
+						EPOLLIN | EPOLLRDNORM | EPOLLPRI);
+}
+
+static void snapchan_wake_writers(struct snapchan_chan *chan)
+{
+	if (wq_has_sleeper(&chan->wr_wait))
+		wake_up_interruptible_sync_poll(&chan->wr_wait,
+						EPOLLOUT | EPOLLWRNORM);
 }
 
 static bool snapchan_chan_eof(struct snapchan_chan *chan)
@@ -580,11 +322,46 @@ static bool snapchan_chan_eof(struct snapchan_chan *chan)
 	       !chan->writers && list_empty(&chan->queue);
 }
 
+/* --- open and release ----------------------------------------------------- */
+
+/**
+ * snapchan_chan_permission() - may the caller read or write @chan?
+ * @chan: the channel.
+ * @mask: MAY_READ or MAY_WRITE.
+ *
+ * Checked against the owner, group and mode recorded at create, not
+ * against the inode that was opened: a device node that devtmpfs does not
+ * manage (a mknod'd copy in a container or a chroot) grants nothing the
+ * channel's own mode does not.  As generic_permission(): the owner's
+ * bits for the fsuid, the group's for a member, else the others'; and
+ * CAP_DAC_OVERRIDE in a namespace where owner and group are mapped.
+ *
+ * Return: 0 or -EACCES.
+ */
+int snapchan_chan_permission(struct snapchan_chan *chan, int mask)
+{
+	unsigned int mode = chan->cfg.mode;
+	unsigned int want = (mask & MAY_WRITE ? 2 : 0) | (mask & MAY_READ ? 4 : 0);
+	struct user_namespace *ns = current_user_ns();
+
+	if (uid_eq(current_fsuid(), chan->cfg.uid))
+		mode >>= 6;
+	else if (in_group_p(chan->cfg.gid))
+		mode >>= 3;
+	if ((mode & want) == want)
+		return 0;
+	if (ns_capable(ns, CAP_DAC_OVERRIDE) &&
+	    kuid_has_mapping(ns, chan->cfg.uid) &&
+	    kgid_has_mapping(ns, chan->cfg.gid))
+		return 0;
+	return -EACCES;
+}
+
 static int snapchan_chan_open(struct inode *inode, struct file *file)
 {
 	struct snapchan_chan *chan;
 	struct snapchan_end *end;
-	int ret = 0;
+	int ret;
 
 	switch (file->f_flags & O_ACCMODE) {
 	case O_RDONLY:
@@ -597,15 +374,15 @@ static int snapchan_chan_open(struct inode *inode, struct file *file)
 	if (!end)
 		return -ENOMEM;
 
-	mutex_lock(&snapchan_chans_lock);
-	chan = xa_load(&snapchan_minor_map, iminor(inode));
-	if (chan)
-		snapchan_chan_get(chan);
-	mutex_unlock(&snapchan_chans_lock);
+	chan = snapchan_chan_get_by_minor(iminor(inode));
 	if (!chan) {
 		ret = -ENODEV;
 		goto out_free_end;
 	}
+	ret = snapchan_chan_permission(chan, file->f_mode & FMODE_WRITE ?
+					     MAY_WRITE : MAY_READ);
+	if (ret)
+		goto out_put_chan;
 
 	mutex_lock(&chan->lock);
 	if (chan->dead) {
@@ -673,7 +450,13 @@ struct snapchan_chan *snapchan_chan_from_file(struct file *file)
 	return end->chan;
 }
 
-/* Drop what snapchan_recv_head() or the write loop holds. */
+static bool snapchan_nonblock(struct file *file, struct kiocb *iocb)
+{
+	return (file->f_flags & O_NONBLOCK) ||
+	       (iocb && (iocb->ki_flags & IOCB_NOWAIT));
+}
+
+/* Drop what snapchan_recv_head() or the send loop holds. */
 static void snapchan_end_unlock(struct snapchan_chan *chan,
 				struct snapchan_node *node)
 {
@@ -681,12 +464,200 @@ static void snapchan_end_unlock(struct snapchan_chan *chan,
 	snapchan_end_unlock_node(node);
 }
 
+/* --- sending -------------------------------------------------------------- */
+
+/*
+ * Enqueue @recs[0..@n) in order through @end, waiting for room for each
+ * unless @nonblock.  Returns how many went in (the queue owns those, each
+ * with the next sequence number), or an errno when none did: -EPERM
+ * (another end is the attached sender), -ENODEV, -EAGAIN, -ERESTARTSYS.
+ * The caller keeps the records that did not go in.
+ */
+static long snapchan_send_recs(struct snapchan_end *end,
+			       struct snapchan_rec **recs, u32 n,
+			       bool nonblock)
+{
+	struct snapchan_chan *chan = end->chan;
+	struct snapchan_node *node;
+	bool was_empty, polled;
+	u32 i = 0, first;
+	long ret = 0;
+
+	while (i < n) {
+		snapchan_delay_point();
+		node = snapchan_end_lock_node(end);
+		mutex_lock(&chan->lock);
+		first = i;
+		was_empty = list_empty(&chan->queue);
+		if (chan->sender_end && chan->sender_end != end) {
+			ret = -EPERM;
+		} else {
+			for (; i < n; i++) {
+				ret = snapchan_chan_push(chan, recs[i]);
+				if (ret)
+					break;
+				/* Recordings take references of their own. */
+				if (!list_empty(&chan->recordings))
+					snapchan_rec_recorded(chan, recs[i]);
+			}
+		}
+		polled = chan->poll_usage;
+		snapchan_end_unlock(chan, node);
+
+		/* Readers sleep only on an empty queue (THE WAIT RULE). */
+		if (i > first && (was_empty || polled))
+			snapchan_wake_readers(chan);
+		if (ret != -EAGAIN || nonblock)
+			break;
+		ret = snapchan_wait_writable(chan, recs[i]->len);
+		if (ret)
+			break;
+	}
+	return i ? i : ret;
+}
+
+static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
+					struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct snapchan_end *end = file->private_data;
+	struct snapchan_chan *chan = end->chan;
+	size_t len = iov_iter_count(from);
+	struct snapchan_rec *rec;
+	long ret;
+
+	if (len > chan->cfg.max_msg)
+		return -EMSGSIZE;
+	/* The payload is copied before any lock is taken. */
+	rec = snapchan_chan_rec_alloc(chan, len);
+	if (!rec)
+		return -ENOMEM;
+	if (!copy_from_iter_full(snapchan_rec_data(rec), len, from)) {
+		ret = -EFAULT;
+		goto out_put_rec;
+	}
+	ret = snapchan_send_recs(end, &rec, 1, snapchan_nonblock(file, iocb));
+	if (ret == 1)
+		return len;
+out_put_rec:
+	snapchan_chan_rec_put(chan, rec);
+	return ret;
+}
+
+/* Messages one SEND_BATCH copies in before it takes the channel lock. */
+#define SNAPCHAN_SEND_CHUNK	32
+
+/* SNAPCHAN_IOC_SEND_BATCH: many whole messages, in order. */
+static long snapchan_chan_ioc_send_batch(struct snapchan_end *end,
+					 struct file *file, void __user *argp)
+{
+	struct snapchan_chan *chan = end->chan;
+	struct snapchan_rec *recs[SNAPCHAN_SEND_CHUNK];
+	struct snapchan_send_msg __user *um;
+	struct snapchan_send_msg m;
+	struct snapchan_batch arg;
+	u32 done = 0, n, i;
+	u64 bytes;
+	bool nonblock;
+	long ret, err = 0;
+
+	if (!end->out)
+		return -EBADF;
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~SNAPCHAN_BATCH_F_ALL) || arg.reserved || !arg.nr ||
+	    arg.nr > SNAPCHAN_BATCH_MAX)
+		return -EINVAL;
+	nonblock = snapchan_nonblock(file, NULL) ||
+		   (arg.flags & SNAPCHAN_BATCH_NONBLOCK);
+	um = u64_to_user_ptr(arg.msgs);
+
+	while (done < arg.nr && !err) {
+		/*
+		 * Copy a chunk in with no lock held, at most a queue's worth
+		 * of bytes (and one message) at a time.
+		 */
+		for (n = 0, bytes = 0; n < SNAPCHAN_SEND_CHUNK &&
+		     done + n < arg.nr && (!n || bytes < chan->cfg.capacity_bytes);
+		     n++) {
+			if (copy_from_user(&m, um + done + n, sizeof(m))) {
+				err = -EFAULT;
+				break;
+			}
+			if (m.reserved) {
+				err = -EINVAL;
+				break;
+			}
+			if (m.len > chan->cfg.max_msg) {
+				err = -EMSGSIZE;
+				break;
+			}
+			recs[n] = snapchan_chan_rec_alloc(chan, m.len);
+			if (!recs[n]) {
+				err = -ENOMEM;
+				break;
+			}
+			if (copy_from_user(snapchan_rec_data(recs[n]),
+					   u64_to_user_ptr(m.buf), m.len)) {
+				snapchan_chan_rec_put(chan, recs[n]);
+				err = -EFAULT;
+				break;
+			}
+			bytes += m.len;
+		}
+		if (!n)
+			break;
+		ret = snapchan_send_recs(end, recs, n, nonblock);
+		i = ret > 0 ? ret : 0;
+		done += i;
+		if (ret < 0)
+			err = ret;
+		else if (i < n && !err)
+			err = -EAGAIN;	/* stopped: full, or a signal */
+		for (; i < n; i++)
+			snapchan_chan_rec_put(chan, recs[i]);
+	}
+	return done ? done : err;
+}
+
+/* --- receiving ------------------------------------------------------------ */
+
+/*
+ * Every receive ends here, with the locks of snapchan_recv_head() held:
+ * drop them and pass the wakeup on while records remain (THE WAIT RULE).
+ */
+static void snapchan_recv_unlock(struct snapchan_chan *chan,
+				 struct snapchan_node *node)
+{
+	bool more = !list_empty(&chan->queue);
+
+	snapchan_end_unlock(chan, node);
+	if (more)
+		snapchan_wake_readers(chan);
+}
+
+/*
+ * Whether @end may receive now; chan->lock held.  -EPERM: another end is
+ * the attached receiver.  -ENODEV: destroyed (a destroyed channel
+ * delivers nothing more, queued or not).
+ */
+static int snapchan_recv_check(struct snapchan_end *end)
+{
+	struct snapchan_chan *chan = end->chan;
+
+	lockdep_assert_held(&chan->lock);
+	if (chan->receiver_end && chan->receiver_end != end)
+		return -EPERM;
+	if (chan->dead)
+		return -ENODEV;
+	return 0;
+}
+
 /*
  * Wait until a receive through @end has a record to look at.  Returns the
  * head record with chan->lock held and the attached node, if any, pinned
- * in *@nodep; NULL at end of file; or an ERR_PTR: -EPERM (another end is
- * the attached receiver), -ENODEV, -EAGAIN, -ERESTARTSYS.  Only the
- * non-error returns hold the locks.
+ * in *@nodep; NULL at end of file (locks held); or an ERR_PTR: -EPERM,
+ * -ENODEV, -EAGAIN, -ERESTARTSYS (no locks held).
  */
 static struct snapchan_rec *snapchan_recv_head(struct snapchan_end *end,
 					       bool nonblock,
@@ -698,25 +669,16 @@ static struct snapchan_rec *snapchan_recv_head(struct snapchan_end *end,
 	int ret;
 
 	for (;;) {
+		snapchan_delay_point();
 		node = snapchan_end_lock_node(end);
 		mutex_lock(&chan->lock);
-		if (chan->receiver_end && chan->receiver_end != end) {
-			ret = -EPERM;
+		ret = snapchan_recv_check(end);
+		if (ret)
 			break;
-		}
-		/* A destroyed channel delivers nothing more, queued or not. */
-		if (chan->dead) {
-			ret = -ENODEV;
-			break;
-		}
 		rec = snapchan_chan_head(chan);
-		if (rec) {
+		if (rec || snapchan_chan_eof(chan)) {
 			*nodep = node;
 			return rec;
-		}
-		if (snapchan_chan_eof(chan)) {
-			*nodep = node;
-			return NULL;
 		}
 		if (nonblock) {
 			ret = -EAGAIN;
@@ -727,106 +689,81 @@ static struct snapchan_rec *snapchan_recv_head(struct snapchan_end *end,
 		if (ret)
 			return ERR_PTR(ret);
 	}
-	snapchan_end_unlock(chan, node);
+	snapchan_recv_unlock(chan, node);
 	return ERR_PTR(ret);
 }
 
 /*
- * Consume the head record @rec (chan->lock held), drop the locks and wake
- * whoever the change concerns.
+ * After a copy made with no lock held: take the locks again and check that
+ * @rec is still at the head and @end may still receive.  Returns 0 with
+ * the locks held; -EAGAIN (the head changed: start over), -EPERM or
+ * -ENODEV with them dropped.  @rec is referenced by the caller, so it
+ * cannot have been freed and reused at the head meanwhile.
  */
-static void snapchan_recv_consume(struct snapchan_chan *chan,
-				  struct snapchan_node *node,
-				  struct snapchan_rec *rec)
+static int snapchan_recv_relock(struct snapchan_end *end,
+				struct snapchan_rec *rec,
+				struct snapchan_node **nodep)
 {
-	bool was_full = !snapchan_room_for(chan, chan->cfg.max_msg);
-	bool more;
-
-	snapchan_chan_pop(chan);
-	more = !list_empty(&chan->queue);
-	snapchan_end_unlock(chan, node);
-	snapchan_chan_rec_put(chan, rec);
-
-	if ((was_full || READ_ONCE(chan->poll_usage)) &&
-	    wq_has_sleeper(&chan->wr_wait))
-		wake_up_interruptible_sync_poll(&chan->wr_wait,
-						EPOLLOUT | EPOLLWRNORM);
-	/* Pass an exclusive wakeup on to the next reader while data lasts. */
-	if (more && wq_has_sleeper(&chan->rd_wait))
-		wake_up_interruptible_sync_poll(&chan->rd_wait,
-						EPOLLIN | EPOLLRDNORM);
-}
-
-static bool snapchan_nonblock(struct file *file, struct kiocb *iocb)
-{
-	return (file->f_flags & O_NONBLOCK) ||
-	       (iocb && (iocb->ki_flags & IOCB_NOWAIT));
-}
-
-static ssize_t snapchan_chan_write_iter(struct kiocb *iocb,
-					struct iov_iter *from)
-{
-	struct file *file = iocb->ki_filp;
-	struct snapchan_end *end = file->private_data;
 	struct snapchan_chan *chan = end->chan;
-	bool nonblock = snapchan_nonblock(file, iocb);
-	size_t len = iov_iter_count(from);
-	bool was_empty, wake_writer, polled;
 	struct snapchan_node *node;
-	struct snapchan_rec *rec;
 	int ret;
 
-	if (len > chan->cfg.max_msg)
-		return -EMSGSIZE;
-
-	/* The payload is copied before any lock is taken. */
-	rec = snapchan_chan_rec_alloc(chan, len);
-	if (!rec)
-		return -ENOMEM;
-	if (!copy_from_iter_full(snapchan_rec_data(rec), len, from)) {
-		ret = -EFAULT;
-		goto out_put_rec;
+	snapchan_delay_point();
+	node = snapchan_end_lock_node(end);
+	mutex_lock(&chan->lock);
+	ret = snapchan_recv_check(end);
+	if (!ret && snapchan_chan_head(chan) != rec)
+		ret = -EAGAIN;
+	if (!ret) {
+		*nodep = node;
+		return 0;
 	}
-
-	for (;;) {
-		node = snapchan_end_lock_node(end);
-		mutex_lock(&chan->lock);
-		if (chan->sender_end && chan->sender_end != end) {
-			ret = -EPERM;
-			break;
-		}
-		was_empty = list_empty(&chan->queue);
-		ret = snapchan_chan_push(chan, rec);
-		if (ret != -EAGAIN || nonblock)
-			break;
-		snapchan_end_unlock(chan, node);
-		ret = snapchan_wait_writable(chan, len);
-		if (ret)
-			goto out_put_rec;
-	}
-	if (ret) {
-		snapchan_end_unlock(chan, node);
-		goto out_put_rec;
-	}
-	/* The queue owns @rec now; recordings take references of their own. */
-	if (!list_empty(&chan->recordings))
-		snapchan_rec_recorded(chan, rec);
-	wake_writer = snapchan_room_for(chan, 0);
-	polled = chan->poll_usage;
-	snapchan_end_unlock(chan, node);
-
-	if ((was_empty || polled) && wq_has_sleeper(&chan->rd_wait))
-		wake_up_interruptible_sync_poll(&chan->rd_wait,
-						EPOLLIN | EPOLLRDNORM);
-	/* An exclusive wakeup may have been ours: pass it on while room lasts. */
-	if (wake_writer && wq_has_sleeper(&chan->wr_wait))
-		wake_up_interruptible_sync_poll(&chan->wr_wait,
-						EPOLLOUT | EPOLLWRNORM);
-	return len;
-
-out_put_rec:
-	snapchan_rec_put(rec);
+	snapchan_recv_unlock(chan, node);
 	return ret;
+}
+
+/*
+ * Consume the head record @rec (chan->lock held): its queue reference
+ * moves to @done, to be dropped after unlocking.  Sets *@wake_writers
+ * when the room it frees may let a waiting writer in.
+ */
+static void snapchan_recv_pop(struct snapchan_chan *chan,
+			      struct snapchan_rec *rec, struct list_head *done,
+			      bool *wake_writers)
+{
+	if (!snapchan_room_for(chan, chan->cfg.max_msg) || chan->poll_usage)
+		*wake_writers = true;
+	snapchan_chan_unlink(chan, rec);
+	list_add_tail(&rec->link, done);
+}
+
+/* Drop the consumed records and wake the writers they made room for. */
+static void snapchan_recv_finish(struct snapchan_chan *chan,
+				 struct list_head *done, bool wake_writers)
+{
+	struct snapchan_rec *rec, *tmp;
+
+	list_for_each_entry_safe(rec, tmp, done, link) {
+		list_del_init(&rec->link);
+		snapchan_chan_rec_put(chan, rec);
+	}
+	if (wake_writers)
+		snapchan_wake_writers(chan);
+}
+
+/* Copy @rec's payload to @to with page faults disabled: all or nothing. */
+static bool snapchan_copy_nofault(struct iov_iter *to,
+				  const struct snapchan_rec *rec)
+{
+	size_t n;
+
+	pagefault_disable();
+	n = copy_to_iter(snapchan_rec_data(rec), rec->len, to);
+	pagefault_enable();
+	if (n == rec->len)
+		return true;
+	iov_iter_revert(to, n);
+	return false;
 }
 
 static ssize_t snapchan_chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -834,38 +771,256 @@ static ssize_t snapchan_chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	struct file *file = iocb->ki_filp;
 	struct snapchan_end *end = file->private_data;
 	struct snapchan_chan *chan = end->chan;
+	bool nonblock = snapchan_nonblock(file, iocb);
+	bool wake_writers = false;
 	struct snapchan_node *node;
 	struct snapchan_rec *rec;
+	LIST_HEAD(done);
 	ssize_t ret;
+	size_t n;
 
-	rec = snapchan_recv_head(end, snapchan_nonblock(file, iocb), &node);
-	if (IS_ERR(rec))
-		return PTR_ERR(rec);
-	if (!rec) {
-		ret = 0;		/* end of file */
-		goto out_unlock;
-	}
-	if (rec->type != SNAPCHAN_REC_DATA) {
-		ret = -ENOMSG;
-		goto out_unlock;
-	}
-	if (rec->len > iov_iter_count(to)) {
-		ret = -EMSGSIZE;
-		goto out_unlock;
-	}
-	/* Copied under the lock: a fault leaves the record at the head. */
-	if (copy_to_iter(snapchan_rec_data(rec), rec->len, to) != rec->len) {
-		ret = -EFAULT;
-		goto out_unlock;
+	for (;;) {
+		rec = snapchan_recv_head(end, nonblock, &node);
+		if (IS_ERR(rec))
+			return PTR_ERR(rec);
+		if (!rec)
+			ret = 0;		/* end of file */
+		else if (rec->type != SNAPCHAN_REC_DATA)
+			ret = -ENOMSG;
+		else if (rec->len > iov_iter_count(to))
+			ret = -EMSGSIZE;
+		else
+			ret = snapchan_copy_nofault(to, rec) ? 1 : -EFAULT;
+		if (ret == 1)
+			break;
+		if (ret != -EFAULT) {
+			snapchan_recv_unlock(chan, node);
+			return ret;
+		}
+
+		/* The copy would fault: make it with no lock held. */
+		snapchan_rec_get(rec);
+		snapchan_recv_unlock(chan, node);
+		n = copy_to_iter(snapchan_rec_data(rec), rec->len, to);
+		ret = n == rec->len ? snapchan_recv_relock(end, rec, &node) :
+				      -EFAULT;
+		snapchan_rec_put(rec);	/* the queue or @done holds another */
+		if (!ret)
+			break;
+		iov_iter_revert(to, n);
+		if (ret != -EAGAIN)
+			return ret;
 	}
 	ret = rec->len;
-	snapchan_recv_consume(chan, node, rec);
-	return ret;
-
-out_unlock:
-	snapchan_end_unlock(chan, node);
+	snapchan_recv_pop(chan, rec, &done, &wake_writers);
+	snapchan_recv_unlock(chan, node);
+	snapchan_recv_finish(chan, &done, wake_writers);
 	return ret;
 }
+
+/* Fill the output fields of a receive entry from @rec. */
+static void snapchan_recv_fill(struct snapchan_recv *e,
+			       const struct snapchan_rec *rec)
+{
+	e->type = rec->type;
+	e->len = rec->len;
+	e->seq = rec->seq;
+	e->snap_id = snapchan_rec_snap_id(rec);
+	e->origin = snapchan_rec_origin(rec);
+}
+
+/*
+ * Deliver @rec to the entry @e (inputs read, outputs filled here) at @ue:
+ * the payload to e->buf, then the entry.  With @nofault (chan->lock held)
+ * page faults are disabled.  Return: 0 or -EFAULT.
+ */
+static int snapchan_recv_deliver(struct snapchan_recv __user *ue,
+				 struct snapchan_recv *e,
+				 const struct snapchan_rec *rec, bool nofault)
+{
+	void __user *buf = u64_to_user_ptr(e->buf);
+	const void *data = snapchan_rec_data(rec);
+
+	snapchan_recv_fill(e, rec);
+	if (nofault)
+		return copy_to_user_nofault(buf, data, rec->len) ||
+		       copy_to_user_nofault(ue, e, sizeof(*e)) ? -EFAULT : 0;
+	return copy_to_user(buf, data, rec->len) ||
+	       copy_to_user(ue, e, sizeof(*e)) ? -EFAULT : 0;
+}
+
+/*
+ * Whether a receive into @e consumes @rec: data and user markers, unless
+ * peeking.  Kernel-placed markers are consumed only by NODE_RECORD.
+ */
+static bool snapchan_recv_consumes(const struct snapchan_recv *e,
+				   const struct snapchan_rec *rec)
+{
+	if (e->flags & SNAPCHAN_RECV_PEEK)
+		return false;
+	return rec->type == SNAPCHAN_REC_DATA || !rec->mark.origin;
+}
+
+/* Whether @rec ends a batch after entry @e. */
+static bool snapchan_recv_stops(const struct snapchan_recv *e,
+				const struct snapchan_rec *rec)
+{
+	return rec->type != SNAPCHAN_REC_DATA ||
+	       (e->flags & SNAPCHAN_RECV_PEEK);
+}
+
+/* The input fields of a receive entry: -EINVAL if they are not valid. */
+static int snapchan_recv_entry_check(const struct snapchan_recv *e,
+				     u32 flags_ok)
+{
+	if ((e->flags & ~flags_ok) || e->reserved[0] || e->reserved[1])
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Receive into the @nr struct snapchan_recv entries at @ue (RECV: one,
+ * peeking allowed; RECV_BATCH: up to SNAPCHAN_BATCH_MAX).  Waits (unless
+ * @nonblock) for the first record, then takes what is queued: it stops
+ * after a marker or a peek, before a record that an entry cannot take,
+ * and at the end of the queue.  Under the channel lock the entries are
+ * written with page faults disabled; an entry that would fault is
+ * written with no lock held and its record consumed only if still at the
+ * head (THE LOCKING, at the top).
+ *
+ * Return: the number of entries filled, or an errno when none was.
+ */
+static long snapchan_recv_entries(struct snapchan_end *end,
+				  struct snapchan_recv __user *ue, u32 nr,
+				  bool nonblock, u32 flags_ok)
+{
+	struct snapchan_chan *chan = end->chan;
+	bool wake_writers = false, have_entry = false, stop = false;
+	struct snapchan_node *node;
+	struct snapchan_rec *rec;
+	struct snapchan_recv e;
+	LIST_HEAD(done);
+	u32 k = 0;
+	long ret = 0;
+
+	while (k < nr && !stop) {
+		if (!have_entry && copy_from_user(&e, ue + k, sizeof(e))) {
+			ret = -EFAULT;
+			break;
+		}
+		have_entry = false;
+		ret = snapchan_recv_entry_check(&e, flags_ok);
+		if (ret)
+			break;
+		rec = snapchan_recv_head(end, nonblock || k, &node);
+		if (IS_ERR(rec)) {
+			ret = PTR_ERR(rec);
+			break;
+		}
+		/* As many records as the entries take, faults disabled. */
+		for (;;) {
+			if (!rec) {
+				ret = k ? 0 : -ENODATA;	/* end of file */
+				stop = true;
+				break;
+			}
+			if (rec->type == SNAPCHAN_REC_DATA &&
+			    rec->len > e.buf_len) {
+				snapchan_recv_fill(&e, rec);
+				ret = -EMSGSIZE;
+				stop = true;
+				break;
+			}
+			ret = snapchan_recv_deliver(ue + k, &e, rec, true);
+			if (ret)
+				break;
+			k++;
+			if (snapchan_recv_consumes(&e, rec))
+				snapchan_recv_pop(chan, rec, &done,
+						  &wake_writers);
+			if (snapchan_recv_stops(&e, rec) || k == nr) {
+				stop = true;
+				break;
+			}
+			rec = snapchan_chan_head(chan);
+			if (!rec) {
+				stop = true;
+				break;
+			}
+			if (copy_from_user_nofault(&e, ue + k, sizeof(e)))
+				break;	/* read it with no lock held */
+			have_entry = true;
+			ret = snapchan_recv_entry_check(&e, flags_ok);
+			if (ret) {
+				stop = true;
+				break;
+			}
+		}
+		if (ret != -EFAULT) {
+			snapchan_recv_unlock(chan, node);
+			continue;
+		}
+
+		/* Entry k would fault: write it with no lock held. */
+		snapchan_rec_get(rec);
+		snapchan_recv_unlock(chan, node);
+		ret = snapchan_recv_deliver(ue + k, &e, rec, false);
+		if (!ret)
+			ret = snapchan_recv_relock(end, rec, &node);
+		if (!ret) {
+			k++;
+			if (snapchan_recv_consumes(&e, rec))
+				snapchan_recv_pop(chan, rec, &done,
+						  &wake_writers);
+			stop = snapchan_recv_stops(&e, rec);
+			snapchan_recv_unlock(chan, node);
+		} else if (ret == -EAGAIN) {
+			have_entry = true;	/* the head changed: again */
+			ret = 0;
+		} else {
+			stop = true;
+		}
+		snapchan_rec_put(rec);
+	}
+	snapchan_recv_finish(chan, &done, wake_writers);
+	/* A record too big for the first entry: tell its size and type. */
+	if (!k && ret == -EMSGSIZE && copy_to_user(ue, &e, sizeof(e)))
+		ret = -EFAULT;
+	return k ? k : ret;
+}
+
+/* SNAPCHAN_IOC_RECV: framed receive of the next record. */
+static long snapchan_chan_ioc_recv(struct snapchan_end *end, struct file *file,
+				   void __user *argp)
+{
+	long ret;
+
+	if (end->out)
+		return -EBADF;
+	ret = snapchan_recv_entries(end, argp, 1, snapchan_nonblock(file, NULL),
+				    SNAPCHAN_RECV_F_ALL);
+	return ret < 0 ? ret : 0;
+}
+
+/* SNAPCHAN_IOC_RECV_BATCH: many records, stopping at a marker. */
+static long snapchan_chan_ioc_recv_batch(struct snapchan_end *end,
+					 struct file *file, void __user *argp)
+{
+	struct snapchan_batch arg;
+
+	if (end->out)
+		return -EBADF;
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~SNAPCHAN_BATCH_F_ALL) || arg.reserved || !arg.nr ||
+	    arg.nr > SNAPCHAN_BATCH_MAX)
+		return -EINVAL;
+	return snapchan_recv_entries(end, u64_to_user_ptr(arg.msgs), arg.nr,
+				     snapchan_nonblock(file, NULL) ||
+				     (arg.flags & SNAPCHAN_BATCH_NONBLOCK), 0);
+}
+
+/* --- poll, MARK, ioctl ---------------------------------------------------- */
 
 static __poll_t snapchan_chan_poll(struct file *file, poll_table *wait)
 {
@@ -896,62 +1051,6 @@ static __poll_t snapchan_chan_poll(struct file *file, poll_table *wait)
 	}
 	mutex_unlock(&chan->lock);
 	return mask;
-}
-
-/* SNAPCHAN_IOC_RECV: framed receive of the next record. */
-static long snapchan_chan_ioc_recv(struct snapchan_end *end, struct file *file,
-				   void __user *argp)
-{
-	struct snapchan_chan *chan = end->chan;
-	struct snapchan_node *node;
-	struct snapchan_recv arg;
-	struct snapchan_rec *rec;
-	long ret;
-
-	if (end->out)
-		return -EBADF;
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if ((arg.flags & ~SNAPCHAN_RECV_F_ALL) || arg.reserved[0] ||
-	    arg.reserved[1])
-		return -EINVAL;
-
-	rec = snapchan_recv_head(end, snapchan_nonblock(file, NULL), &node);
-	if (IS_ERR(rec))
-		return PTR_ERR(rec);
-	if (!rec) {
-		ret = -ENODATA;		/* end of file */
-		goto out_unlock;
-	}
-	arg.type = rec->type;
-	arg.len = rec->len;
-	arg.seq = rec->seq;
-	arg.snap_id = snapchan_rec_snap_id(rec);
-	arg.origin = snapchan_rec_origin(rec);
-	if (rec->len > arg.buf_len) {
-		snapchan_end_unlock(chan, node);
-		/* Tell the size; the record stays queued. */
-		return copy_to_user(argp, &arg, sizeof(arg)) ? -EFAULT :
-			-EMSGSIZE;
-	}
-	if (copy_to_user(u64_to_user_ptr(arg.buf),
-			 snapchan_rec_data(rec), rec->len) ||
-	    copy_to_user(argp, &arg, sizeof(arg))) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
-	/* Kernel-placed markers are consumed only by NODE_RECORD. */
-	if ((arg.flags & SNAPCHAN_RECV_PEEK) ||
-	    (rec->type == SNAPCHAN_REC_MARKER && rec->mark.origin)) {
-		ret = 0;
-		goto out_unlock;
-	}
-	snapchan_recv_consume(chan, node, rec);
-	return 0;
-
-out_unlock:
-	snapchan_end_unlock(chan, node);
-	return ret;
 }
 
 /* SNAPCHAN_IOC_MARK: a user marker on a standalone channel. */
@@ -1009,14 +1108,17 @@ static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 		return snapchan_chan_ioc_recv(end, file, argp);
 	case SNAPCHAN_IOC_MARK:
 		return snapchan_chan_ioc_mark(end, argp);
+	case SNAPCHAN_IOC_SEND_BATCH:
+		return snapchan_chan_ioc_send_batch(end, file, argp);
+	case SNAPCHAN_IOC_RECV_BATCH:
+		return snapchan_chan_ioc_recv_batch(end, file, argp);
 	case SNAPCHAN_IOC_CAPTURE:
 		/*
 		 * A capture reads the queue: it needs read permission on the
 		 * channel, whichever end it is made on (a 0622 mailbox lets
 		 * others write, not read).
 		 */
-		ret = inode_permission(file_mnt_user_ns(file),
-				       file_inode(file), MAY_READ);
+		ret = snapchan_chan_permission(end->chan, MAY_READ);
 		if (ret)
 			return ret;
 		return snapchan_capture_ioctl(end->chan, argp);
@@ -1025,7 +1127,7 @@ static long snapchan_chan_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-static const struct file_operations snapchan_chan_fops = {
+const struct file_operations snapchan_chan_fops = {
 	.owner		= THIS_MODULE,
 	.open		= snapchan_chan_open,
 	.release	= snapchan_chan_release_file,
@@ -1037,439 +1139,3 @@ static const struct file_operations snapchan_chan_fops = {
 	.llseek		= no_llseek,
 };
 
-/* --- sysfs ---------------------------------------------------------------- */
-
-#define SNAPCHAN_ATTR(_name, _fmt, _expr)				\
-static ssize_t _name##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	struct snapchan_chan *chan = dev_get_drvdata(dev);		\
-									\
-	return sysfs_emit(buf, _fmt "\n", _expr);			\
-}									\
-static DEVICE_ATTR_RO(_name)
-
-SNAPCHAN_ATTR(chan_id, "%llu", chan->id);
-SNAPCHAN_ATTR(group, "%s", chan->cfg.group);
-SNAPCHAN_ATTR(capacity_bytes, "%llu", chan->cfg.capacity_bytes);
-SNAPCHAN_ATTR(capacity_msgs, "%u", chan->cfg.capacity_msgs);
-SNAPCHAN_ATTR(max_msg, "%u", chan->cfg.max_msg);
-SNAPCHAN_ATTR(flags, "%#x", chan->cfg.flags);
-SNAPCHAN_ATTR(first_seq, "%llu", chan->cfg.first_seq);
-SNAPCHAN_ATTR(depth_msgs, "%u", READ_ONCE(chan->depth_msgs));
-SNAPCHAN_ATTR(depth_bytes, "%llu", READ_ONCE(chan->depth_bytes));
-SNAPCHAN_ATTR(markers_queued, "%u", READ_ONCE(chan->markers));
-SNAPCHAN_ATTR(total_sent, "%llu", READ_ONCE(chan->total_sent));
-SNAPCHAN_ATTR(total_received, "%llu", READ_ONCE(chan->total_received));
-SNAPCHAN_ATTR(next_seq, "%llu", READ_ONCE(chan->next_seq));
-SNAPCHAN_ATTR(readers, "%u", READ_ONCE(chan->readers));
-SNAPCHAN_ATTR(writers, "%u", READ_ONCE(chan->writers));
-
-static struct attribute *snapchan_chan_attrs[] = {
-	&dev_attr_chan_id.attr,
-	&dev_attr_group.attr,
-	&dev_attr_capacity_bytes.attr,
-	&dev_attr_capacity_msgs.attr,
-	&dev_attr_max_msg.attr,
-	&dev_attr_flags.attr,
-	&dev_attr_first_seq.attr,
-	&dev_attr_depth_msgs.attr,
-	&dev_attr_depth_bytes.attr,
-	&dev_attr_markers_queued.attr,
-	&dev_attr_total_sent.attr,
-	&dev_attr_total_received.attr,
-	&dev_attr_next_seq.attr,
-	&dev_attr_readers.attr,
-	&dev_attr_writers.attr,
-	NULL
-};
-ATTRIBUTE_GROUPS(snapchan_chan);
-
-static char *snapchan_chan_devnode(struct device *dev, umode_t *mode,
-				   kuid_t *uid, kgid_t *gid)
-{
-	struct snapchan_chan *chan = dev_get_drvdata(dev);
-
-	if (mode)
-		*mode = chan->cfg.mode;
-	if (uid)
-		*uid = chan->cfg.uid;
-	if (gid)
-		*gid = chan->cfg.gid;
-	/*
-	 * devtmpfs cannot be told this failed: it would fall back to the
-	 * bare name, /dev/<name>, on create and leave the node behind on
-	 * delete.  A few dozen bytes: do not fail.
-	 */
-	return kasprintf(GFP_KERNEL | __GFP_NOFAIL, "snapchan/%s",
-			 chan->cfg.name);
-}
-
-static void snapchan_dev_release(struct device *dev)
-{
-	kfree(dev);
-}
-
-static const struct device_type snapchan_chan_type = {
-	.name		= "snapchan_channel",
-	.devnode	= snapchan_chan_devnode,
-};
-
-/* --- registry --------------------------------------------------------------- */
-
-static struct snapchan_chan *snapchan_chan_find(const char *name)
-{
-	struct snapchan_chan *chan;
-
-	lockdep_assert_held(&snapchan_chans_lock);
-	list_for_each_entry(chan, &snapchan_chans, list)
-		if (!strcmp(chan->cfg.name, name))
-			return chan;
-	return NULL;
-}
-
-static unsigned int snapchan_chans_of(kuid_t uid)
-{
-	struct snapchan_chan *chan;
-	unsigned int n = 0;
-
-	lockdep_assert_held(&snapchan_chans_lock);
-	list_for_each_entry(chan, &snapchan_chans, list)
-		if (uid_eq(chan->cfg.uid, uid))
-			n++;
-	return n;
-}
-
-/**
- * snapchan_chan_create() - create and register a channel and its device
- * @cfg: configuration (validated here; defaults filled in).
- * @flags: SNAPCHAN_TOPO_F_ABORT or 0: what to do about running snapshots
- *	   of the channel's group.
- * @id: out: the channel id.
- *
- * Return: 0; -EINVAL for a bad configuration, -EEXIST for a name in use,
- * -ENOSPC past max_channels or max_channels_per_user, -EPERM for a group
- * that belongs to another user, -ERESTARTSYS, -ENOMEM.
- */
-int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id)
-{
-	struct snapchan_group *group = NULL;
-	struct snapchan_chan *chan;
-	struct device *dev;
-	u32 minor;
-	int ret;
-
-	ret = snapchan_chan_cfg_check(cfg);
-	if (ret)
-		return ret;
-	if (cfg->group[0]) {
-		group = snapchan_group_get_or_create(cfg->group, true);
-		if (IS_ERR(group))
-			return PTR_ERR(group);
-		ret = snapchan_group_may_use(group);
-		if (ret)
-			goto out_put_group;
-	}
-	chan = snapchan_chan_alloc(cfg);
-	if (!chan) {
-		ret = -ENOMEM;
-		goto out_put_group;
-	}
-	if (group) {
-		ret = snapchan_group_topo_lock(group, flags);
-		if (ret)
-			goto out_put_chan;
-		/*
-		 * Set before the channel is visible: a racing destroy must see
-		 * the group and wait on its lock until we have linked it.
-		 */
-		chan->group = group;
-	}
-
-	mutex_lock(&snapchan_chans_lock);
-	if (snapchan_chan_find(cfg->name)) {
-		ret = -EEXIST;
-		goto out_unlock;
-	}
-	if (snapchan_nr_chans >= READ_ONCE(snapchan_limits.max_channels) ||
-	    snapchan_chans_of(cfg->uid) >=
-	    READ_ONCE(snapchan_limits.max_channels_per_user)) {
-		ret = -ENOSPC;
-		goto out_unlock;
-	}
-	ret = xa_alloc(&snapchan_minor_map, &minor, chan,
-		       XA_LIMIT(0, SNAPCHAN_MINORS - 1), GFP_KERNEL);
-	if (ret == -EBUSY)
-		ret = -ENOSPC;
-	if (ret)
-		goto out_unlock;
-	chan->minor = minor;
-
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
-	if (!dev) {
-		ret = -ENOMEM;
-		goto out_erase_minor;
-	}
-	device_initialize(dev);
-	dev->class = snapchan_class;
-	dev->type = &snapchan_chan_type;
-	dev->devt = MKDEV(MAJOR(snapchan_devt), minor);
-	dev->groups = snapchan_chan_groups;
-	dev->release = snapchan_dev_release;
-	dev_set_drvdata(dev, chan);
-	ret = dev_set_name(dev, "%s", cfg->name);
-	if (!ret)
-		ret = device_add(dev);
-	if (ret)
-		goto out_put_device;
-	chan->dev = dev;
-	chan->registered = true;
-	list_add_tail(&chan->list, &snapchan_chans);
-	snapchan_nr_chans++;
-	*id = chan->id;
-	mutex_unlock(&snapchan_chans_lock);
-	if (group) {
-		/* The channel owns the group reference from here. */
-		list_add_tail(&chan->group_link, &group->chans);
-		snapchan_group_topo_unlock(group, true);
-	}
-	return 0;
-
-out_put_device:
-	put_device(dev);
-out_erase_minor:
-	xa_erase(&snapchan_minor_map, minor);
-out_unlock:
-	mutex_unlock(&snapchan_chans_lock);
-	if (group) {
-		chan->group = NULL;	/* the reference is put below */
-		snapchan_group_topo_unlock(group, false);
-	}
-out_put_chan:
-	snapchan_chan_put(chan);
-out_put_group:
-	snapchan_group_put(group);
-	return ret;
-}
-
-/* Take a channel out of the registry; the caller then kills and puts it. */
-static void snapchan_chan_unregister(struct snapchan_chan *chan)
-{
-	lockdep_assert_held(&snapchan_chans_lock);
-	list_del_init(&chan->list);
-	snapchan_nr_chans--;
-	xa_erase(&snapchan_minor_map, chan->minor);
-	device_unregister(chan->dev);
-	chan->dev = NULL;
-	chan->registered = false;
-}
-
-/*
- * Unregister @chan (referenced by the caller), take it out of its group
- * and kill it.  Returns -ENOENT if somebody else removed it first.
- */
-static int snapchan_chan_remove(struct snapchan_chan *chan, u32 flags)
-{
-	struct snapchan_group *group = chan->group;
-	bool registered;
-	int ret;
-
-	if (group) {
-		ret = snapchan_group_topo_lock(group, flags);
-		if (ret)
-			return ret;
-	}
-	mutex_lock(&snapchan_chans_lock);
-	registered = chan->registered;
-	if (registered)
-		snapchan_chan_unregister(chan);
-	mutex_unlock(&snapchan_chans_lock);
-	if (group) {
-		if (registered)
-			list_del_init(&chan->group_link);
-		snapchan_group_topo_unlock(group, registered);
-	}
-	if (!registered)
-		return -ENOENT;
-	snapchan_chan_kill(chan);
-	snapchan_chan_put(chan);	/* the registry's reference */
-	return 0;
-}
-
-/**
- * snapchan_chan_destroy() - destroy a channel by name
- * @name: a checked name.
- * @flags: SNAPCHAN_TOPO_F_ABORT or 0 (wait for running snapshots).
- *
- * Open handles stay valid and see the channel dead; the memory goes with
- * the last one.
- *
- * Return: 0; -ENOENT if there is no such channel; -EPERM unless the caller
- * owns it or has CAP_SYS_ADMIN; -ERESTARTSYS.
- */
-int snapchan_chan_destroy(const char *name, u32 flags)
-{
-	struct snapchan_chan *chan;
-	int ret;
-
-	mutex_lock(&snapchan_chans_lock);
-	chan = snapchan_chan_find(name);
-	if (!chan) {
-		mutex_unlock(&snapchan_chans_lock);
-		return -ENOENT;
-	}
-	if (!uid_eq(chan->cfg.uid, current_euid()) && !capable(CAP_SYS_ADMIN)) {
-		mutex_unlock(&snapchan_chans_lock);
-		return -EPERM;
-	}
-	snapchan_chan_get(chan);
-	mutex_unlock(&snapchan_chans_lock);
-
-	ret = snapchan_chan_remove(chan, flags);
-	snapchan_chan_put(chan);
-	return ret;
-}
-
-/* The id of the node attached through @end (chan->lock held), or 0. */
-static u64 snapchan_end_node_id(struct snapchan_chan *chan,
-				struct snapchan_end *end)
-{
-	struct snapchan_node *node;
-
-	if (!end)
-		return 0;
-	node = rcu_dereference_protected(end->node,
-					 lockdep_is_held(&chan->lock));
-	return node ? node->id : 0;
-}
-
-/**
- * snapchan_chan_info() - configuration and live counters of a channel
- * @name: a checked name.
- * @info: out: filled in (name included), reserved fields zero.
- *
- * Return: 0 or -ENOENT.
- */
-int snapchan_chan_info(const char *name, struct snapchan_chan_info *info)
-{
-	struct snapchan_chan *chan;
-
-	mutex_lock(&snapchan_chans_lock);
-	chan = snapchan_chan_find(name);
-	if (!chan) {
-		mutex_unlock(&snapchan_chans_lock);
-		return -ENOENT;
-	}
-	memset(info, 0, sizeof(*info));
-	memcpy(info->name, chan->cfg.name, SNAPCHAN_NAME_LEN);
-	memcpy(info->group, chan->cfg.group, SNAPCHAN_NAME_LEN);
-	info->chan_id = chan->id;
-	info->capacity_bytes = chan->cfg.capacity_bytes;
-	info->capacity_msgs = chan->cfg.capacity_msgs;
-	info->max_msg = chan->cfg.max_msg;
-	info->flags = chan->cfg.flags;
-	info->mode = chan->cfg.mode;
-	info->uid = from_kuid_munged(current_user_ns(), chan->cfg.uid);
-	info->gid = from_kgid_munged(current_user_ns(), chan->cfg.gid);
-	info->first_seq = chan->cfg.first_seq;
-
-	mutex_lock(&chan->lock);
-	info->markers_queued = chan->markers;
-	info->depth_msgs = chan->depth_msgs;
-	info->depth_bytes = chan->depth_bytes;
-	info->total_sent = chan->total_sent;
-	info->total_received = chan->total_received;
-	info->next_seq = chan->next_seq;
-	info->readers = chan->readers;
-	info->writers = chan->writers;
-	info->sender_node = snapchan_end_node_id(chan, chan->sender_end);
-	info->receiver_node = snapchan_end_node_id(chan, chan->receiver_end);
-	mutex_unlock(&chan->lock);
-	mutex_unlock(&snapchan_chans_lock);
-	return 0;
-}
-
-/**
- * snapchan_chan_list() - names of the live channels, in creation order
- * @names: kernel buffer of @max names of SNAPCHAN_NAME_LEN bytes.
- * @max: room in @names.
- * @count: out: how many channels exist.
- *
- * Return: 0.
- */
-int snapchan_chan_list(char *names, u32 max, u32 *count)
-{
-	struct snapchan_chan *chan;
-	u32 n = 0;
-
-	mutex_lock(&snapchan_chans_lock);
-	list_for_each_entry(chan, &snapchan_chans, list) {
-		if (n < max)
-			memcpy(names + (size_t)n * SNAPCHAN_NAME_LEN,
-			       chan->cfg.name, SNAPCHAN_NAME_LEN);
-		n++;
-	}
-	mutex_unlock(&snapchan_chans_lock);
-	*count = n;
-	return 0;
-}
-
-/**
- * snapchan_chan_init() - register the device class and the minor range
- *
- * Return: 0 or a negative errno.
- */
-int snapchan_chan_init(void)
-{
-	int ret;
-
-	ret = alloc_chrdev_region(&snapchan_devt, 0, SNAPCHAN_MINORS,
-				  "snapchan");
-	if (ret)
-		return ret;
-	cdev_init(&snapchan_cdev, &snapchan_chan_fops);
-	snapchan_cdev.owner = THIS_MODULE;
-	ret = cdev_add(&snapchan_cdev, snapchan_devt, SNAPCHAN_MINORS);
-	if (ret)
-		goto out_unregister_region;
-	snapchan_class = class_create(THIS_MODULE, "snapchan");
-	if (IS_ERR(snapchan_class)) {
-		ret = PTR_ERR(snapchan_class);
-		goto out_del_cdev;
-	}
-	return 0;
-
-out_del_cdev:
-	cdev_del(&snapchan_cdev);
-out_unregister_region:
-	unregister_chrdev_region(snapchan_devt, SNAPCHAN_MINORS);
-	return ret;
-}
-
-/**
- * snapchan_chan_exit() - destroy every channel and unregister the class
- *
- * Open channel, node and snapshot files hold the module, so none is open
- * here and no snapshot runs.
- */
-void snapchan_chan_exit(void)
-{
-	struct snapchan_chan *chan;
-
-	for (;;) {
-		mutex_lock(&snapchan_chans_lock);
-		chan = list_first_entry_or_null(&snapchan_chans,
-						struct snapchan_chan, list);
-		if (chan)
-			snapchan_chan_get(chan);
-		mutex_unlock(&snapchan_chans_lock);
-		if (!chan)
-			break;
-		snapchan_chan_remove(chan, SNAPCHAN_TOPO_F_ABORT);
-		snapchan_chan_put(chan);
-	}
-	class_destroy(snapchan_class);
-	cdev_del(&snapchan_cdev);
-	unregister_chrdev_region(snapchan_devt, SNAPCHAN_MINORS);
-	xa_destroy(&snapchan_minor_map);
-}

@@ -7,10 +7,13 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/random.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
@@ -242,6 +245,45 @@ module_param(control_mode, uint, 0444);
 MODULE_PARM_DESC(control_mode,
 		 "Permission bits of /dev/snapchan/control (default 0666)");
 
+#ifdef SNAPCHAN_DELAY_INJECTION
+static unsigned int inject_delay;
+module_param(inject_delay, uint, 0644);
+MODULE_PARM_DESC(inject_delay,
+		 "Debug builds: longest random delay in us injected at lock boundaries (0: off)");
+
+/**
+ * snapchan_delay_point() - maybe yield or sleep, to widen race windows
+ *
+ * Off (one load) unless inject_delay is set.  Then, at random: a quarter
+ * of the calls sleep briefly, a quarter sleep up to inject_delay
+ * microseconds, a quarter spin that long (a delay that keeps any lock
+ * held); the rest return at once.
+ */
+void snapchan_delay_point(void)
+{
+	unsigned int max = READ_ONCE(inject_delay);
+	u32 r;
+
+	if (likely(!max))
+		return;
+	might_sleep();
+	r = get_random_u32();
+	switch (r & 3) {
+	case 0:
+		usleep_range(1, 2);	/* let another task in */
+		break;
+	case 1:
+		usleep_range(1, 1 + (r >> 2) % max);
+		break;
+	case 2:
+		udelay((r >> 2) % min(max, 1000U));
+		break;
+	default:
+		break;
+	}
+}
+#endif
+
 /* --- control ioctls --------------------------------------------------------- */
 
 static long snapchan_ioc_version(void __user *argp)
@@ -249,7 +291,8 @@ static long snapchan_ioc_version(void __user *argp)
 	struct snapchan_version v = {
 		.abi_version = SNAPCHAN_ABI_VERSION,
 		.features = SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS |
-			    SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS,
+			    SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS |
+			    SNAPCHAN_FEAT_BATCH,
 	};
 
 	return copy_to_user(argp, &v, sizeof(v)) ? -EFAULT : 0;

@@ -819,15 +819,21 @@ VISIBLE_IF_KUNIT int snapchan_snap_record(struct snapchan_snap *snap,
 			goto out_put_markers;
 	}
 
+	snapchan_delay_point();
 	down_write(&node->io_lock);
-	for (i = 0; i < snap->nr_chans && !reason; i++)
-		if (snap->chans[i].receiver_id == node->id)
-			reason = snapchan_record_incoming(snap, &snap->chans[i]);
+	for (i = 0; i < snap->nr_chans && !reason; i++) {
+		if (snap->chans[i].receiver_id != node->id)
+			continue;
+		snapchan_delay_point();
+		reason = snapchan_record_incoming(snap, &snap->chans[i]);
+	}
 	k = 0;
-	for (i = 0; i < snap->nr_chans && !reason; i++)
-		if (snap->chans[i].sender_id == node->id)
-			snapchan_record_outgoing(snap, &snap->chans[i],
-						 &markers[k++]);
+	for (i = 0; i < snap->nr_chans && !reason; i++) {
+		if (snap->chans[i].sender_id != node->id)
+			continue;
+		snapchan_delay_point();
+		snapchan_record_outgoing(snap, &snap->chans[i], &markers[k++]);
+	}
 	up_write(&node->io_lock);
 
 	sn->recorded = true;
@@ -1082,6 +1088,7 @@ long snapchan_node_record_ioctl(struct snapchan_node *node, void __user *argp)
 	}
 
 	wakes.nr = 0;
+	snapchan_delay_point();
 	mutex_lock(&group->lock);
 	group->wakes = &wakes;
 	if (!arg.snap_id) {

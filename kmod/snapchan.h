@@ -22,6 +22,23 @@
 #include <linux/workqueue.h>
 #include <linux/snapchan.h>
 
+/*
+ * Delay injection (main.c), in modules built for the debug and race
+ * detector kernels only: the inject_delay parameter (microseconds, 0 off)
+ * makes snapchan_delay_point() yield or sleep at random at the data
+ * path's and the record path's lock boundaries, so that rare
+ * interleavings become common under the stress programs.  Callers may
+ * sleep; no spinlock is held.
+ */
+#if IS_ENABLED(CONFIG_PROVE_LOCKING) || IS_ENABLED(CONFIG_KCSAN)
+#define SNAPCHAN_DELAY_INJECTION 1
+void snapchan_delay_point(void);
+#else
+static inline void snapchan_delay_point(void)
+{
+}
+#endif
+
 /* Limits, settable as module parameters (main.c). */
 struct snapchan_limits {
 	unsigned int max_channels;
@@ -130,6 +147,7 @@ static inline struct snapchan_rec *snapchan_rec_get(struct snapchan_rec *rec)
 }
 
 void snapchan_rec_put(struct snapchan_rec *rec);
+void snapchan_rec_free(struct snapchan_rec *rec);
 
 /* Channel configuration, validated by snapchan_chan_cfg_check(). */
 struct snapchan_chan_cfg {
@@ -150,7 +168,7 @@ struct snapchan_chan_cfg {
  *
  * Immutable after snapchan_chan_alloc(): @id, @cfg.
  *
- * Guarded by snapchan_chans_lock (the global registry mutex, chan.c):
+ * Guarded by snapchan_chans_lock (the global registry mutex, registry.c):
  * @list, @minor, @dev, @registered.
  *
  * Guarded by @lock (one per channel: the queue lock): @queue,
@@ -252,14 +270,17 @@ struct snapchan_rec *snapchan_chan_pop(struct snapchan_chan *chan);
 void snapchan_chan_kill(struct snapchan_chan *chan);
 void snapchan_chan_unlink(struct snapchan_chan *chan, struct snapchan_rec *rec);
 struct snapchan_chan *snapchan_chan_from_file(struct file *file);
+int snapchan_chan_permission(struct snapchan_chan *chan, int mask);
+extern const struct file_operations snapchan_chan_fops;
 
-/* Registry and devices (chan.c). */
+/* Registry and devices (registry.c). */
 int snapchan_chan_init(void);
 void snapchan_chan_exit(void);
 int snapchan_chan_create(struct snapchan_chan_cfg *cfg, u32 flags, u64 *id);
 int snapchan_chan_destroy(const char *name, u32 flags);
 int snapchan_chan_info(const char *name, struct snapchan_chan_info *info);
 int snapchan_chan_list(char *names, u32 max, u32 *count);
+struct snapchan_chan *snapchan_chan_get_by_minor(unsigned int minor);
 
 /* --- images (image.c) ---------------------------------------------------- */
 

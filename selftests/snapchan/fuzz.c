@@ -798,7 +798,9 @@ static void op_version(void)
 	judge_ioctl(OP_VERSION, F_CTL, &t, ret, err, E_VERSION, false, am, true);
 	if (!ret && am == A_OK && t.kind == K_CTL &&
 	    (v.abi_version != SNAPCHAN_ABI_VERSION || v.reserved ||
-	     v.features != 0xf))
+	     v.features != (SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS |
+			    SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS |
+			    SNAPCHAN_FEAT_BATCH)))
 		bad("VERSION: abi %u reserved %u features %#llx", v.abi_version,
 		    v.reserved, (unsigned long long)v.features);
 }
@@ -2060,7 +2062,7 @@ static void op_foreign(void)
 
 		do
 			nr = rn(256);
-		while (nr <= 0x07 || (nr >= 0x10 && nr <= 0x12) ||
+		while (nr <= 0x07 || (nr >= 0x10 && nr <= 0x14) ||
 		       (nr >= 0x20 && nr <= 0x23) || nr == 0x30 || nr == 0x31);
 		cmd = _IOC(rn(4), SNAPCHAN_IOC_MAGIC, nr, rn(256));
 	} else if (r < 75) {

@@ -2601,7 +2601,8 @@ TEST_F(sec, poison_version)
 	memset(&want, 0, sizeof(want));
 	want.abi_version = SNAPCHAN_ABI_VERSION;
 	want.features = SNAPCHAN_FEAT_CHANNELS | SNAPCHAN_FEAT_MARKERS |
-			SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS;
+			SNAPCHAN_FEAT_CAPTURE | SNAPCHAN_FEAT_SNAPSHOTS |
+			SNAPCHAN_FEAT_BATCH;
 	EXPECT_EQ(0, DIFF("version", v, want, version_fields));
 }
 

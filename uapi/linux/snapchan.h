@@ -33,6 +33,25 @@
  *   character or those two names is ``EINVAL``.
  * * New behaviour comes as a new ioctl or a new flag, never as a changed
  *   structure.  %SNAPCHAN_IOC_VERSION reports the feature bits.
+ *
+ * Waiting, on a channel:
+ *
+ * * Every caller blocked in read(), write(), %SNAPCHAN_IOC_RECV, the batch
+ *   calls or poll() wakes when its own condition holds (data, room for
+ *   its message, end of file, destroy), whatever other callers are
+ *   blocked on the same channel and however their calls end.
+ * * A receive consumes a record only after the whole record (payload and,
+ *   for RECV, the argument) reached user memory: a bad buffer fails with
+ *   ``EFAULT`` and the record stays queued.  A copy to memory whose fault
+ *   stalls (userfaultfd, FUSE) holds no lock while it waits: it delays
+ *   no other call, not even another receive on the same channel, which
+ *   may then take the record first (the stalled receive then delivers
+ *   the next one: every record still goes to exactly one receive, in
+ *   queue order).  Such a wait ends on a signal.
+ * * A channel's device node grants what the channel's own owner, group
+ *   and mode (fixed at create) grant: open() checks them, not the
+ *   permissions of the inode used, so a copy of the node made with
+ *   mknod grants nothing more.
  */
 
 #define SNAPCHAN_IOC_MAGIC	0xC5
@@ -46,6 +65,7 @@
 #define SNAPCHAN_FEAT_MARKERS	_BITULL(1)	/* MARK, RECV */
 #define SNAPCHAN_FEAT_CAPTURE	_BITULL(2)	/* CAPTURE */
 #define SNAPCHAN_FEAT_SNAPSHOTS	_BITULL(3)	/* NODE_*, SNAP_* */
+#define SNAPCHAN_FEAT_BATCH	_BITULL(4)	/* SEND_BATCH, RECV_BATCH */
 
 /**
  * struct snapchan_version - argument of %SNAPCHAN_IOC_VERSION
@@ -226,6 +246,74 @@ struct snapchan_recv {
 	__u64 reserved[2];
 };
 
+/* Flags of struct snapchan_batch. */
+#define SNAPCHAN_BATCH_NONBLOCK	_BITUL(0)	/* as O_NONBLOCK, for this call */
+#define SNAPCHAN_BATCH_F_ALL	(SNAPCHAN_BATCH_NONBLOCK)
+
+/* Most entries in one batch call. */
+#define SNAPCHAN_BATCH_MAX	1024
+
+/**
+ * struct snapchan_send_msg - one message of %SNAPCHAN_IOC_SEND_BATCH
+ * @buf:      in: user pointer to the payload (0 allowed when @len is 0).
+ * @len:      in: payload length, at most the channel's max_msg.
+ * @reserved: must be zero.
+ */
+struct snapchan_send_msg {
+	__u64 buf;
+	__u32 len;
+	__u32 reserved;
+};
+
+/**
+ * struct snapchan_batch - argument of %SNAPCHAN_IOC_SEND_BATCH and
+ *			   %SNAPCHAN_IOC_RECV_BATCH
+ * @msgs:     in: user pointer to @nr entries: struct snapchan_send_msg for
+ *            SEND_BATCH, struct snapchan_recv for RECV_BATCH.
+ * @nr:       in: number of entries, 1..%SNAPCHAN_BATCH_MAX.
+ * @flags:    in: %SNAPCHAN_BATCH_NONBLOCK or 0.
+ * @reserved: must be zero.
+ *
+ * Both calls move whole messages, as many as one write() or one
+ * %SNAPCHAN_IOC_RECV each, in order, and return how many they moved
+ * (at least 1); they fail only when they moved none.  As with sendmmsg()
+ * and recvmmsg(), a problem with entry k > 0 ends the call after k
+ * entries and is reported by the next call, which starts with it.
+ *
+ * SEND_BATCH (sending end): each message is one DATA record, atomic, with
+ * the next sequence number; they are enqueued in order.  When one does
+ * not fit, the call waits for room (interruptibly) unless the end is
+ * O_NONBLOCK or @flags has %SNAPCHAN_BATCH_NONBLOCK, in which case it
+ * returns what went in (``EAGAIN`` if nothing did).  A signal after at
+ * least one message returns the count.  Errors (first entry): ``EMSGSIZE``
+ * (longer than max_msg), ``EFAULT`` (entry or payload unreadable: that
+ * message is not sent), ``EAGAIN``, ``EPERM`` (another end is the attached
+ * sender), ``ENODEV`` (destroyed), ``EBADF`` (a receiving end),
+ * ``EINVAL`` (@nr 0 or above %SNAPCHAN_BATCH_MAX, unknown flags, non-zero
+ * reserved fields), ``ENOMEM``, ``ERESTARTSYS``.
+ *
+ * RECV_BATCH (receiving end): waits, as RECV does, until there is a record
+ * to look at, then fills entries from the head of the queue without
+ * waiting again.  Each entry is a struct snapchan_recv whose @buf and
+ * @buf_len are inputs and whose @flags and @reserved must be zero; the
+ * other fields are written as RECV writes them.  A MARKER ends the batch:
+ * it is the last entry filled (a user marker is consumed, a snapshot's
+ * marker is reported and left queued, as RECV does).  A DATA record
+ * longer than its entry's @buf_len ends the batch before it (first entry:
+ * ``EMSGSIZE`` with @len and @type written, the record stays queued).
+ * Nothing is consumed unless its entry was written in full, so a fault
+ * (``EFAULT``) loses nothing.  Errors (first entry): ``EMSGSIZE``,
+ * ``EFAULT``, ``EAGAIN``, ``ENODATA`` (end of file), ``ENODEV``,
+ * ``EPERM`` (another end is the attached receiver), ``EBADF`` (a sending
+ * end), ``EINVAL``, ``ERESTARTSYS``.
+ */
+struct snapchan_batch {
+	__u64 msgs;
+	__u32 nr;
+	__u32 flags;
+	__u64 reserved;
+};
+
 /**
  * struct snapchan_mark - argument of %SNAPCHAN_IOC_MARK
  * @snap_id:  in: marker id, not 0.
@@ -248,8 +336,9 @@ struct snapchan_mark {
  * @stream_len: out: exact length of the image that read() will return.
  * @reserved:  must be zero.
  *
- * Needs read permission on the channel's device node (%EACCES otherwise),
- * on either end.  %ENOBUFS past max_captures, max_captures_per_user or
+ * Needs read permission on the channel (%EACCES otherwise), on either
+ * end, checked against its owner, group and mode as open() checks them.
+ * %ENOBUFS past max_captures, max_captures_per_user or
  * max_capture_mbytes; %ENODEV on a destroyed channel.
  */
 struct snapchan_capture {
@@ -449,6 +538,8 @@ struct snapchan_snap_info {
 #define SNAPCHAN_IOC_RECV	_IOWR(SNAPCHAN_IOC_MAGIC, 0x10, struct snapchan_recv)
 #define SNAPCHAN_IOC_MARK	_IOW(SNAPCHAN_IOC_MAGIC, 0x11, struct snapchan_mark)
 #define SNAPCHAN_IOC_CAPTURE	_IOWR(SNAPCHAN_IOC_MAGIC, 0x12, struct snapchan_capture)
+#define SNAPCHAN_IOC_SEND_BATCH	_IOW(SNAPCHAN_IOC_MAGIC, 0x13, struct snapchan_batch)
+#define SNAPCHAN_IOC_RECV_BATCH	_IOW(SNAPCHAN_IOC_MAGIC, 0x14, struct snapchan_batch)
 
 /* Node fd ioctls. */
 #define SNAPCHAN_IOC_NODE_ATTACH	_IOW(SNAPCHAN_IOC_MAGIC, 0x20, struct snapchan_node_attach)
