@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "snapchan.h"
 #include "syscall.h"
@@ -188,4 +189,68 @@ int snapchan_capture(int fd, struct snapchan_capture *cap)
 	int ret = sc_ioctl(fd, SNAPCHAN_IOC_CAPTURE, cap);
 
 	return ret < 0 ? ret : cap->fd;
+}
+
+/* Fill a struct snapchan_batch and issue one batch ioctl. */
+static int sc_batch(int fd, unsigned long req, const void *msgs,
+		    unsigned int nr, unsigned int flags)
+{
+	struct snapchan_batch b;
+
+	memset(&b, 0, sizeof(b));
+	b.msgs = (uint64_t)(uintptr_t)msgs;
+	b.nr = nr;
+	b.flags = flags;
+	return sc_ioctl(fd, req, &b);
+}
+
+int snapchan_send_batch(int fd, const struct snapchan_send_msg *msgs,
+			unsigned int nr, unsigned int flags)
+{
+	return sc_batch(fd, SNAPCHAN_IOC_SEND_BATCH, msgs, nr, flags);
+}
+
+int snapchan_recv_batch(int fd, struct snapchan_recv *recs, unsigned int nr,
+			unsigned int flags)
+{
+	return sc_batch(fd, SNAPCHAN_IOC_RECV_BATCH, recs, nr, flags);
+}
+
+/*
+ * Entries snapchan_send_many() hands the kernel per call: 2 KiB of stack,
+ * and few enough that a blocked call holds back little.
+ */
+#define SC_SEND_CHUNK	128
+
+ssize_t snapchan_send_many(int fd, const struct iovec *iov, size_t n,
+			   unsigned int flags)
+{
+	struct snapchan_send_msg m[SC_SEND_CHUNK];
+	size_t done = 0;
+
+	while (done < n) {
+		unsigned int k, nr = 0;
+		int ret;
+
+		/* Stop the chunk before a message the ABI cannot carry. */
+		while (nr < SC_SEND_CHUNK && done + nr < n &&
+		       iov[done + nr].iov_len <= UINT32_MAX) {
+			m[nr].buf = (uint64_t)(uintptr_t)iov[done + nr].iov_base;
+			m[nr].len = (uint32_t)iov[done + nr].iov_len;
+			m[nr].reserved = 0;
+			nr++;
+		}
+		if (!nr)	/* a message longer than any max_msg */
+			return done ? (ssize_t)done : -EMSGSIZE;
+		ret = snapchan_send_batch(fd, m, nr, flags);
+		if (ret < 0)
+			return done ? (ssize_t)done : ret;
+		k = (unsigned int)ret;
+		done += k;
+		/* Full (non-blocking), a signal, or entry k refused: the
+		 * caller goes on from there and hears why. */
+		if (k < nr)
+			break;
+	}
+	return (ssize_t)done;
 }

@@ -19,7 +19,8 @@
  *   threads at once; a builder must not be used by two threads at once.
  *
  * Link with -lsnapchan (pkg-config libsnapchan).  Exported symbols are
- * versioned LIBSNAPCHAN_1.
+ * versioned: LIBSNAPCHAN_1 (release 1.0) and LIBSNAPCHAN_1.1 (1.1: the
+ * batch calls), which a program that uses them needs at run time.
  */
 #ifndef LIBSNAPCHAN_H
 #define LIBSNAPCHAN_H
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <linux/snapchan.h>
 
 #ifdef __cplusplus
@@ -215,6 +217,97 @@ int snapchan_mark(int fd, uint64_t id);
  * Return: the capture file descriptor (also in @cap->fd), or -errno.
  */
 int snapchan_capture(int fd, struct snapchan_capture *cap);
+
+/*
+ * Batch calls (since LIBSNAPCHAN_1.1; the module reports
+ * %SNAPCHAN_FEAT_BATCH): many whole messages per system call, in the
+ * spirit of sendmmsg() and recvmmsg().  A call moves 1..nr messages and
+ * fails only when it moved none; a problem with entry k > 0 ends the call
+ * after k entries and is what the next call, which starts with that
+ * entry, reports.  A module without batch calls fails them with -ENOTTY:
+ * fall back to snapchan_send() and snapchan_recv_rec(), one message per
+ * call, which move the same records.
+ */
+
+/**
+ * snapchan_send_batch() - send several DATA messages in one call
+ *                         (%SNAPCHAN_IOC_SEND_BATCH)
+ * @fd:    a sending end.
+ * @msgs:  the messages: @buf, a pointer cast to uint64_t (0 allowed when
+ *         @len is 0); @len, at most the channel's max_msg; reserved zero.
+ * @nr:    how many, 1..%SNAPCHAN_BATCH_MAX.
+ * @flags: %SNAPCHAN_BATCH_NONBLOCK (this call does not wait, as with
+ *         O_NONBLOCK) or 0.
+ *
+ * Each message becomes one DATA record, enqueued whole and in order with
+ * the next sequence number, exactly as one snapchan_send() would.  When a
+ * message does not fit, the call waits for room, unless the end is
+ * O_NONBLOCK or @flags says %SNAPCHAN_BATCH_NONBLOCK: then it returns the
+ * messages that went in.  A signal after at least one message returns the
+ * count too.
+ *
+ * Return: the number of messages sent, 1..@nr (fewer than @nr: the channel
+ * was full, a signal came, or message [count] was refused and the next
+ * call starting there tells why); or, when none was sent, -errno:
+ * -EMSGSIZE (longer than max_msg), -EAGAIN (full, non-blocking), -EFAULT
+ * (a message unreadable: it was not sent), -EINTR, -EPERM (another end is
+ * the attached sender), -ENODEV (destroyed), -EBADF (a receiving end),
+ * -EINVAL (@nr 0 or above %SNAPCHAN_BATCH_MAX, unknown flags, non-zero
+ * reserved), -ENOMEM, -ENOTTY (the module has no batch calls).
+ */
+int snapchan_send_batch(int fd, const struct snapchan_send_msg *msgs,
+			unsigned int nr, unsigned int flags);
+
+/**
+ * snapchan_recv_batch() - receive several records in one call
+ *                         (%SNAPCHAN_IOC_RECV_BATCH)
+ * @fd:    a receiving end.
+ * @recs:  @nr entries; in: @buf and @buf_len of each (where its payload
+ *         goes), every other field zero (@flags must be 0: no PEEK);
+ *         out, for each entry filled: type, len, seq, snap_id, origin, as
+ *         snapchan_recv_rec() writes them.
+ * @nr:    how many, 1..%SNAPCHAN_BATCH_MAX.
+ * @flags: %SNAPCHAN_BATCH_NONBLOCK or 0.
+ *
+ * Waits, as snapchan_recv_rec() does, until there is a record at the head
+ * (unless O_NONBLOCK or %SNAPCHAN_BATCH_NONBLOCK), then fills entries from
+ * the head of the queue without waiting again.  A MARKER ends the batch:
+ * it is the last entry filled (a marker placed with snapchan_mark() is
+ * consumed; a snapshot's marker is reported and stays queued, for the
+ * node to record).  A DATA record longer than its entry's @buf_len ends
+ * the batch before it, and stays queued.  Nothing is consumed unless its
+ * entry was written in full, so a fault (-EFAULT) loses nothing.
+ *
+ * Return: the number of entries filled, 1..@nr; or, when none was, -errno:
+ * -EMSGSIZE (the head is longer than @recs[0].buf_len, whose len and type
+ * tell its size), -EAGAIN (empty, non-blocking), -ENODATA (end of file on
+ * a %SNAPCHAN_CHAN_F_EOF channel), -EFAULT, -EINTR, -ENODEV, -EPERM
+ * (another end is the attached receiver), -EBADF (a sending end), -EINVAL,
+ * -ENOTTY (the module has no batch calls).
+ */
+int snapchan_recv_batch(int fd, struct snapchan_recv *recs, unsigned int nr,
+			unsigned int flags);
+
+/**
+ * snapchan_send_many() - send @n buffers as @n messages, in batches
+ * @fd:    a sending end.
+ * @iov:   the messages: @iov[i] is the whole payload of message i (unlike
+ *         writev(), which gathers its vector into one message).
+ * @n:     how many; 0 sends nothing and makes no system call.
+ * @flags: %SNAPCHAN_BATCH_NONBLOCK or 0, for every call.
+ *
+ * Issues snapchan_send_batch() over successive runs of @iov (up to 128
+ * messages per call) until all are sent or a call sends fewer than it was
+ * given: then it stops there, so that a full non-blocking channel, a
+ * signal or a refused message ends it at once.  Call it again with
+ * @iov + ret and @n - ret to go on; that call reports why it stopped.
+ *
+ * Return: the number of messages sent (0..@n; @n when all went), or, when
+ * none was sent, -errno as for snapchan_send_batch(); -EMSGSIZE for a
+ * first message longer than 4 GiB - 1.
+ */
+ssize_t snapchan_send_many(int fd, const struct iovec *iov, size_t n,
+			   unsigned int flags);
 
 /* ---------------------------------------------------------------------- */
 /* CRC32C                                                                 */

@@ -6,6 +6,8 @@
  * (including ".." which would escape the directory); the ioctl wrappers on
  * a file that is not a snapchan device are -ENOTTY, on a bad fd -EBADF;
  * opened fds are O_CLOEXEC; send and recv pass write(2)/read(2) through.
+ * The batch calls on a file that is not a channel (as on a module without
+ * them) are -ENOTTY, which is what a caller falls back on.
  */
 #include "test.h"
 
@@ -81,6 +83,21 @@ int main(void)
 	CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
 	CHECK_EQ(snapchan_mark(fd, 1), -ENOTTY);
 	CHECK_EQ(snapchan_send(fd, "x", 1), -EBADF);	/* read-only */
+	{
+		struct snapchan_send_msg sm = { .buf = (uintptr_t)"x", .len = 1 };
+		struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+
+		memset(&rec, 0, sizeof(rec));
+		rec.buf = (uintptr_t)buf;
+		rec.buf_len = sizeof(buf);
+		CHECK_EQ(snapchan_send_batch(fd, &sm, 1, 0), -ENOTTY);
+		CHECK_EQ(snapchan_recv_batch(fd, &rec, 1, 0), -ENOTTY);
+		CHECK_EQ(snapchan_send_many(fd, &iov, 1, 0), -ENOTTY);
+		CHECK_EQ(snapchan_send_many(fd, &iov, 0, 0), 0);
+		CHECK_EQ(snapchan_send_batch(-1, &sm, 1, 0), -EBADF);
+		CHECK_EQ(snapchan_recv_batch(-1, &rec, 1, 0), -EBADF);
+		CHECK_EQ(snapchan_send_many(-1, &iov, 1, 0), -EBADF);
+	}
 	close(fd);
 	CHECK_EQ(snapchan_chan_open("chan1", O_WRONLY | O_CREAT | O_EXCL), -EEXIST);
 
