@@ -17,13 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 #ifndef SNAPCHANCTL_VERSION
-#define SNAPCHANCTL_VERSION "1.0.0"
+#define SNAPCHANCTL_VERSION "1.1.0"
 #endif
 
 #define MAX_STDIN_MSG	(16u << 20)
@@ -384,25 +385,239 @@ static int send_one(int fd, const char *name, const void *buf, size_t len)
 	return EXIT_OK;
 }
 
+/* Messages per batch call unless --batch says otherwise. */
+#define DEFAULT_BATCH	64u
+
+/* Parse --batch: 1..SNAPCHAN_BATCH_MAX; 0 or -1. */
+static int parse_batch(const char *cmd, const char *s, unsigned int *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) || !v || v > SNAPCHAN_BATCH_MAX)
+		return usage_error(cmd, "invalid batch size '%s': 1..%u", s,
+				   SNAPCHAN_BATCH_MAX);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Where send puts several messages: SEND_BATCH, @batch messages per call,
+ * or one write() each when @batch is 1.  A module without batch calls
+ * (ENOTTY) makes it fall back to one write() per message, unless the user
+ * asked for batches with --batch: then that is the error.
+ */
+struct sender {
+	int fd;
+	const char *name;
+	unsigned int batch;
+	int batch_given;
+	uint64_t sent;			/* messages sent so far */
+	struct snapchan_send_msg *m;	/* @batch entries */
+};
+
+static int sender_fail(const struct sender *s, int err)
+{
+	int rc;
+
+	if (err == -ENOTTY)
+		rc = report(err, OBJ_SEND, "send to %s: batch call (SNAPCHAN_IOC_SEND_BATCH)",
+			    s->name);
+	else
+		rc = report(err, OBJ_SEND, "send to %s", s->name);
+	if (s->sent)
+		cli_warn("send: the %" PRIu64 " message%s before it went in",
+			 s->sent, s->sent == 1 ? "" : "s");
+	return rc;
+}
+
+/* Send @n messages in order; EXIT_OK or the exit code of the failure. */
+static int send_msgs(struct sender *s, const struct iovec *iov, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		unsigned int k, nr;
+		int r;
+
+		if (s->batch == 1 || n - done == 1) {	/* write() is as cheap */
+			ssize_t w;
+
+			do
+				w = snapchan_send(s->fd, iov[done].iov_base,
+						  iov[done].iov_len);
+			while (w == -EINTR);
+			if (w < 0)
+				return sender_fail(s, (int)w);
+			done++;
+			s->sent++;
+			continue;
+		}
+		nr = n - done < s->batch ? (unsigned int)(n - done) : s->batch;
+		for (k = 0; k < nr; k++) {
+			if (iov[done + k].iov_len > UINT32_MAX)
+				break;	/* the kernel's EMSGSIZE, after the others */
+			s->m[k].buf = (uint64_t)(uintptr_t)iov[done + k].iov_base;
+			s->m[k].len = (uint32_t)iov[done + k].iov_len;
+			s->m[k].reserved = 0;
+		}
+		if (!k)
+			return sender_fail(s, -EMSGSIZE);
+		r = snapchan_send_batch(s->fd, s->m, k, 0);
+		if (r == -EINTR)
+			continue;
+		if (r == -ENOTTY && !s->batch_given) {
+			s->batch = 1;	/* an older module: one per call */
+			continue;
+		}
+		if (r < 0)
+			return sender_fail(s, r);
+		/* Fewer than k: the next call says why (or goes on). */
+		done += (unsigned int)r;
+		s->sent += (unsigned int)r;
+	}
+	return EXIT_OK;
+}
+
+/* Longest line of standard input that send --lines takes. */
+#define MAX_LINE	MAX_STDIN_MSG
+
+/*
+ * send --lines: every line of standard input is a message.  Lines are sent
+ * as they come, the complete lines of each read() together, so a pipe's
+ * many lines go out in batches and a terminal's line at once.
+ */
+static int send_lines(struct sender *s, int hex)
+{
+	size_t cap = 1 << 16, len = 0, scan = 0, nq = 0, i;
+	struct iovec *q = calloc(s->batch, sizeof(*q));
+	uint8_t **own = calloc(s->batch, sizeof(*own));
+	char *buf = malloc(cap);
+	int ret = EXIT_OK, eof = 0;
+
+	if (!q || !own || !buf) {
+		free(q);
+		free(own);
+		free(buf);
+		return report(-ENOMEM, OBJ_NONE, "send");
+	}
+	while (ret == EXIT_OK && !eof) {
+		size_t ls = 0;
+		ssize_t r;
+
+		if (cap - len < 4096) {
+			size_t nc = cap * 2;
+			char *nb;
+
+			if (nc > MAX_LINE + 2)
+				nc = MAX_LINE + 2;
+			if (len > MAX_LINE) {
+				cli_warn("send: a line of standard input is longer than %u bytes",
+					 MAX_LINE);
+				ret = EXIT_FAIL;
+				break;
+			}
+			nb = realloc(buf, nc);
+			if (!nb) {
+				ret = report(-ENOMEM, OBJ_NONE, "send");
+				break;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		r = read(STDIN_FILENO, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = report(-errno, OBJ_FILE, "send: read standard input");
+			break;
+		}
+		len += (size_t)r;
+		if (!r) {		/* a last line without a newline */
+			eof = 1;
+			if (len && buf[len - 1] != '\n')
+				buf[len++] = '\n';	/* room: cap - len >= 1 */
+		}
+		/* Queue every complete line; send when the queue is full. */
+		for (; scan < len; scan++) {
+			char *line = buf + ls;
+			size_t n = scan - ls;
+
+			if (buf[scan] != '\n')
+				continue;
+			ls = scan + 1;
+			if (hex) {
+				size_t bl;
+
+				line[n] = '\0';
+				if (parse_hex(line, &own[nq], &bl)) {
+					cli_warn("send: invalid hex line '%s'", line);
+					ret = EXIT_USAGE;
+					break;
+				}
+				q[nq].iov_base = own[nq];
+				q[nq].iov_len = bl;
+			} else {
+				q[nq].iov_base = line;
+				q[nq].iov_len = n;
+			}
+			if (++nq == s->batch) {
+				ret = send_msgs(s, q, nq);
+				for (i = 0; i < nq; i++) {
+					free(own[i]);
+					own[i] = NULL;
+				}
+				nq = 0;
+				if (ret)
+					break;
+			}
+		}
+		/* What this read() completed goes now, before buf moves. */
+		if (nq) {
+			int r2 = send_msgs(s, q, nq);
+
+			if (ret == EXIT_OK)
+				ret = r2;
+			for (i = 0; i < nq; i++) {
+				free(own[i]);
+				own[i] = NULL;
+			}
+			nq = 0;
+		}
+		memmove(buf, buf + ls, len - ls);
+		len -= ls;
+		scan -= ls;
+	}
+	free(q);
+	free(own);
+	free(buf);
+	return ret;
+}
+
 static int cmd_send(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "lines", no_argument, NULL, 'l' },
 		{ "nonblock", no_argument, NULL, 'n' },
 		{ "hex", no_argument, NULL, 'x' },
+		{ "batch", required_argument, NULL, 'B' },
 		HELP_OPT, { NULL, 0, NULL, 0 },
 	};
 	int c, fd, ret = EXIT_OK, lines = 0, nonblock = 0, hex = 0, i;
+	struct sender snd = { .batch = DEFAULT_BATCH };
 	const char *name;
 
-	while ((c = getopt_long(argc, argv, "lnxh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "lnxB:h", lo, NULL)) != -1) {
 		if (c == 'l')
 			lines = 1;
 		else if (c == 'n')
 			nonblock = 1;
 		else if (c == 'x')
 			hex = 1;
-		else
+		else if (c == 'B') {
+			if (parse_batch("send", optarg, &snd.batch))
+				return EXIT_USAGE;
+			snd.batch_given = 1;
+		} else
 			return help_or_usage("send", c);
 	}
 	if (optind == argc)
@@ -426,50 +641,50 @@ static int cmd_send(int argc, char **argv)
 		      OBJ_SEND);
 	if (fd < 0)
 		return -fd;
+	snd.fd = fd;
+	snd.name = name;
+	snd.m = calloc(snd.batch, sizeof(*snd.m));
+	if (!snd.m) {
+		close(fd);
+		return report(-ENOMEM, OBJ_NONE, "send");
+	}
 
 	if (optind < argc) {
-		for (i = optind; i < argc && ret == EXIT_OK; i++) {
-			if (hex) {
-				uint8_t *b;
-				size_t n;
+		/* Every argument is a message: all of them in batches. */
+		size_t n = (size_t)(argc - optind), k;
+		struct iovec *iov = calloc(n, sizeof(*iov));
 
-				parse_hex(argv[i], &b, &n);
-				ret = send_one(fd, name, b, n);
-				free(b);
-			} else {
-				ret = send_one(fd, name, argv[i], strlen(argv[i]));
+		if (!iov) {
+			ret = report(-ENOMEM, OBJ_NONE, "send");
+		} else {
+			for (k = 0; k < n; k++) {
+				if (hex) {
+					uint8_t *b;
+					size_t bl;
+
+					parse_hex(argv[optind + k], &b, &bl);
+					iov[k].iov_base = b;
+					iov[k].iov_len = bl;
+				} else {
+					iov[k].iov_base = argv[optind + k];
+					iov[k].iov_len = strlen(argv[optind + k]);
+				}
 			}
+			ret = send_msgs(&snd, iov, n);
+			if (hex)
+				for (k = 0; k < n; k++)
+					free(iov[k].iov_base);
+			free(iov);
 		}
 	} else if (lines) {
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t n;
-
-		while (ret == EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
-			if (n && line[n - 1] == '\n')
-				line[--n] = '\0';
-			if (hex) {
-				uint8_t *b;
-				size_t bl;
-
-				if (parse_hex(line, &b, &bl)) {
-					cli_warn("send: invalid hex line '%s'", line);
-					ret = EXIT_USAGE;
-					break;
-				}
-				ret = send_one(fd, name, b, bl);
-				free(b);
-			} else {
-				ret = send_one(fd, name, line, (size_t)n);
-			}
-		}
-		free(line);
+		ret = send_lines(&snd, hex);
 	} else {
 		/* All of standard input is one message. */
 		uint8_t *buf = malloc(MAX_STDIN_MSG + 1);
 		size_t len = 0;
 
 		if (!buf) {
+			free(snd.m);
 			close(fd);
 			return report(-ENOMEM, OBJ_NONE, "send");
 		}
@@ -500,9 +715,48 @@ static int cmd_send(int argc, char **argv)
 		}
 		free(buf);
 	}
+	free(snd.m);
 	close(fd);
 	return ret;
 }
+
+/* Print a DATA record's payload (and sequence number) on a line. */
+static void print_msg(const struct snapchan_recv *r, int seq, int hex)
+{
+	const uint8_t *p = (const uint8_t *)(uintptr_t)r->buf;
+
+	if (seq)
+		printf("%" PRIu64 "\t", (uint64_t)r->seq);
+	if (hex) {
+		uint32_t k;
+
+		for (k = 0; k < r->len; k++)
+			printf("%02x", p[k]);
+	} else {
+		fwrite(p, 1, r->len, stdout);
+	}
+	putchar('\n');
+}
+
+/*
+ * A marker came: one placed with MARK was consumed (say so on standard
+ * error); a snapshot's stays at the head for its node.  EXIT_OK or
+ * EXIT_FAIL.
+ */
+static int recv_marker(const char *name, const struct snapchan_recv *r)
+{
+	if (r->origin) {
+		cli_warn("recv: a marker of snapshot %" PRIu64 " is at the head of %s: only its attached node takes it, by recording",
+			 (uint64_t)r->snap_id, name);
+		return EXIT_FAIL;
+	}
+	fprintf(stderr, "marker %" PRIu64 "\n", (uint64_t)r->snap_id);
+	return EXIT_OK;
+}
+
+/* Payload room per batch entry: at first, and at most in all entries. */
+#define RECV_SLOT	4096u
+#define RECV_SLOTS_MAX	(8u << 20)
 
 static int cmd_recv(int argc, char **argv)
 {
@@ -513,16 +767,19 @@ static int cmd_recv(int argc, char **argv)
 		{ "peek", no_argument, NULL, 'p' },
 		{ "seq", no_argument, NULL, 's' },
 		{ "hex", no_argument, NULL, 'x' },
+		{ "batch", required_argument, NULL, 'B' },
 		HELP_OPT, { NULL, 0, NULL, 0 },
 	};
 	uint64_t count = 1, got = 0, timeout_ns = 0, v;
 	int c, fd, all = 0, peek = 0, seq = 0, hex = 0, has_timeout = 0;
-	int ret = EXIT_OK;
-	size_t cap = 4096;
+	int ret = EXIT_OK, batch_given = 0, use_big = 0;
+	unsigned int batch = DEFAULT_BATCH;
+	size_t big_len = 4096, slot = RECV_SLOT;
+	struct snapchan_recv *r = NULL;
+	uint8_t *big = NULL, *slots = NULL;
 	const char *name;
-	uint8_t *buf;
 
-	while ((c = getopt_long(argc, argv, "c:at:psxh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:at:psxB:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_u64(optarg, &v))
@@ -546,6 +803,11 @@ static int cmd_recv(int argc, char **argv)
 		case 'x':
 			hex = 1;
 			break;
+		case 'B':
+			if (parse_batch("recv", optarg, &batch))
+				return EXIT_USAGE;
+			batch_given = 1;
+			break;
 		default:
 			return help_or_usage("recv", c);
 		}
@@ -559,34 +821,82 @@ static int cmd_recv(int argc, char **argv)
 		return usage_error("recv", "--all and --timeout do not go together");
 	if (peek && count != 1)
 		return usage_error("recv", "--peek shows the head only: no --count");
+	if (peek && batch_given)
+		return usage_error("recv", "--peek shows the head only: no --batch");
 	if (all)
 		count = 0;
+	/* One record at a time for one message, or to peek. */
+	if (count == 1 || peek)
+		batch = 1;
 	fd = open_end("recv", name, O_RDONLY | O_NONBLOCK, OBJ_RECV);
 	if (fd < 0)
 		return -fd;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return report(-ENOMEM, OBJ_NONE, "recv");
+	r = calloc(batch, sizeof(*r));
+	big = malloc(big_len);
+	if (batch > 1)
+		slots = malloc((size_t)batch * slot);
+	if (!r || !big || (batch > 1 && !slots)) {
+		ret = report(-ENOMEM, OBJ_NONE, "recv");
+		goto out;
 	}
 	while (!count || got < count) {
-		struct snapchan_recv r;
+		unsigned int nr = 1, i;
 		int e;
 
-		memset(&r, 0, sizeof(r));
-		r.buf = (uint64_t)(uintptr_t)buf;
-		r.buf_len = (uint32_t)cap;
-		r.flags = peek ? SNAPCHAN_RECV_PEEK : 0;
-		e = snapchan_recv_rec(fd, &r);
-		if (e == -EMSGSIZE && r.len > cap) {
-			uint8_t *nb = realloc(buf, r.len);
+		memset(r, 0, sizeof(*r));
+		if (batch == 1 || use_big) {
+			/* RECV, or RECV_BATCH of one into the large buffer. */
+			r[0].buf = (uint64_t)(uintptr_t)big;
+			r[0].buf_len = (uint32_t)big_len;
+		}
+		if (batch == 1) {
+			r[0].flags = peek ? SNAPCHAN_RECV_PEEK : 0;
+			e = snapchan_recv_rec(fd, &r[0]);
+			if (!e)
+				e = 1;
+		} else {
+			if (!use_big) {
+				nr = count && count - got < batch ?
+				     (unsigned int)(count - got) : batch;
+				memset(r, 0, nr * sizeof(*r));
+				for (i = 0; i < nr; i++) {
+					r[i].buf = (uint64_t)(uintptr_t)(slots + i * slot);
+					r[i].buf_len = (uint32_t)slot;
+				}
+			}
+			e = snapchan_recv_batch(fd, r, nr, 0);
+			if (e == -ENOTTY && !batch_given) {
+				batch = 1;	/* an older module: RECV */
+				use_big = 0;
+				continue;
+			}
+		}
+		if (e == -EMSGSIZE && r[0].len > r[0].buf_len) {
+			size_t need = r[0].len;
+			uint8_t *nb;
 
+			if (batch > 1 && (uint64_t)need * batch <= RECV_SLOTS_MAX) {
+				/* Messages this long: every slot grows. */
+				nb = realloc(slots, (size_t)batch * need);
+				if (nb) {
+					slots = nb;
+					slot = need;
+					continue;
+				}
+			} else if (need > big_len) {
+				nb = realloc(big, need);
+				if (nb) {
+					big = nb;
+					big_len = need;
+				}
+			} else {
+				nb = big;
+			}
 			if (!nb) {
 				ret = report(-ENOMEM, OBJ_NONE, "recv");
 				break;
 			}
-			buf = nb;
-			cap = r.len;
+			use_big = batch > 1;
 			continue;
 		}
 		if (e == -EINTR)
@@ -616,37 +926,28 @@ static int cmd_recv(int argc, char **argv)
 			}
 			continue;
 		}
-		if (e) {
-			ret = report(e, OBJ_RECV, "receive from %s", name);
+		if (e < 0) {
+			ret = report(e, OBJ_RECV, "receive from %s%s", name,
+				     batch > 1 ? " (SNAPCHAN_IOC_RECV_BATCH)" : "");
 			break;
 		}
-		if (r.type == SNAPCHAN_REC_MARKER) {
-			if (r.origin) {
-				cli_warn("recv: a marker of snapshot %" PRIu64 " is at the head of %s: only its attached node takes it, by recording",
-					 (uint64_t)r.snap_id, name);
-				ret = EXIT_FAIL;
-				break;
+		use_big = 0;
+		/* e records, in order; a marker can only be the last. */
+		for (i = 0; i < (unsigned int)e && ret == EXIT_OK; i++) {
+			if (r[i].type == SNAPCHAN_REC_MARKER) {
+				ret = recv_marker(name, &r[i]);
+				continue;
 			}
-			/* A marker placed with MARK: RECV took it. */
-			fprintf(stderr, "marker %" PRIu64 "\n", (uint64_t)r.snap_id);
-			if (peek)
-				break;
-			continue;
+			print_msg(&r[i], seq, hex);
+			got++;
 		}
-		if (seq)
-			printf("%" PRIu64 "\t", (uint64_t)r.seq);
-		if (hex) {
-			uint32_t k;
-
-			for (k = 0; k < r.len; k++)
-				printf("%02x", buf[k]);
-		} else {
-			fwrite(buf, 1, r.len, stdout);
-		}
-		putchar('\n');
-		got++;
+		if (ret || (peek && r[0].type == SNAPCHAN_REC_MARKER))
+			break;
 	}
-	free(buf);
+out:
+	free(r);
+	free(big);
+	free(slots);
 	close(fd);
 	if (fflush(stdout))
 		return report(-errno, OBJ_NONE, "write to standard output");
@@ -1300,11 +1601,12 @@ static int cmd_version(int argc, char **argv)
 	close(ctl);
 	if (ret)
 		return report(ret, OBJ_CONTROL, "version");
-	printf("module: ABI %u, features%s%s%s%s\n", v.abi_version,
+	printf("module: ABI %u, features%s%s%s%s%s\n", v.abi_version,
 	       v.features & SNAPCHAN_FEAT_CHANNELS ? " channels" : "",
 	       v.features & SNAPCHAN_FEAT_MARKERS ? " markers" : "",
 	       v.features & SNAPCHAN_FEAT_CAPTURE ? " capture" : "",
-	       v.features & SNAPCHAN_FEAT_SNAPSHOTS ? " snapshots" : "");
+	       v.features & SNAPCHAN_FEAT_SNAPSHOTS ? " snapshots" : "",
+	       v.features & SNAPCHAN_FEAT_BATCH ? " batch" : "");
 	return EXIT_OK;
 }
 
@@ -1351,8 +1653,15 @@ static const struct cmd cmds[] = {
 	  "send messages (each argument is one; none: standard input is one)",
 	  "  -l, --lines               each line of standard input is one message\n"
 	  "  -x, --hex                 messages are given in hex (\"68 69\" or \"6869\")\n"
-	  "  -n, --nonblock            fail with EAGAIN instead of waiting for room\n",
-	  "" },
+	  "  -n, --nonblock            fail with EAGAIN instead of waiting for room\n"
+	  "  -B, --batch N             messages per system call when sending several\n"
+	  "                            (default 64, at most 1024; 1: one write each)\n",
+	  "Several messages (arguments, or --lines) go out with SEND_BATCH, in\n"
+	  "order, each whole; with --lines, the lines of each read of standard input\n"
+	  "are sent together, so a pipe's lines go in batches and a terminal's at\n"
+	  "once.  On a module without batch calls it sends one message per write,\n"
+	  "unless --batch was given: then it fails (ENOTTY).  On a failure the\n"
+	  "messages before the one that failed were sent, and it says how many.\n" },
 	{ "recv", cmd_recv, "NAME [options]",
 	  "receive messages and print each on a line",
 	  "  -c, --count N             receive N messages (default 1; 0: no limit)\n"
@@ -1360,8 +1669,14 @@ static const struct cmd cmds[] = {
 	  "  -t, --timeout TIME        wait at most TIME for each message (exit 5)\n"
 	  "  -p, --peek                show the next message, leaving it queued\n"
 	  "  -s, --seq                 prefix each message with its sequence number\n"
-	  "  -x, --hex                 print payloads in hex\n",
-	  "TIME is seconds, or with a unit: 500ms, 2s, 1m.\n" },
+	  "  -x, --hex                 print payloads in hex\n"
+	  "  -B, --batch N             records per system call with --count or --all\n"
+	  "                            (default 64, at most 1024; 1: one RECV each)\n",
+	  "TIME is seconds, or with a unit: 500ms, 2s, 1m.\n"
+	  "More than one message is taken with RECV_BATCH, up to N per call; on a\n"
+	  "module without batch calls one per call, unless --batch was given: then\n"
+	  "it fails (ENOTTY).  A marker placed with MARK is taken and reported on\n"
+	  "standard error as 'marker ID'.\n" },
 	{ "capture", cmd_capture, "NAME [options]",
 	  "copy what a channel holds now, without consuming it",
 	  "  -o, --output FILE         save the capture image to FILE (atomically)\n"

@@ -72,6 +72,8 @@ static const char *hint(int err, enum obj obj)
 	case ENODEV:
 		return "the channel was destroyed";
 	case ENOTTY:
+		if (obj == OBJ_SEND || obj == OBJ_RECV)
+			return "the loaded module has no batch calls (no 'batch' in 'snapchanctl version'): update it, or use --batch 1 for one message per call";
 		return "the loaded module does not know this request: is it older than this tool?";
 	case ECANCELED:
 		return "the snapshot was aborted; take another one";
