@@ -356,6 +356,7 @@ int snapchan_chan_permission(struct snapchan_chan *chan, int mask)
 		return 0;
 	return -EACCES;
 }
+EXPORT_SYMBOL_IF_KUNIT(snapchan_chan_permission);
 
 static int snapchan_chan_open(struct inode *inode, struct file *file)
 {

@@ -6,6 +6,9 @@
  */
 
 #include <kunit/test.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -391,6 +394,75 @@ static void cfg_limits_and_defaults(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, snapchan_chan_cfg_check(&cfg), -EINVAL);
 }
 
+/*
+ * snapchan_chan_permission() as fsuid @uid and fsgid @gid, with no
+ * capabilities unless @dac_override.
+ */
+static int kunit_perm_as(struct kunit *test, struct snapchan_chan *chan,
+			 u32 uid, u32 gid, bool dac_override, int mask)
+{
+	const struct cred *old;
+	struct cred *cred;
+	int ret;
+
+	cred = prepare_creds();
+	KUNIT_ASSERT_NOT_NULL(test, cred);
+	cred->fsuid = KUIDT_INIT(uid);
+	cred->fsgid = KGIDT_INIT(gid);
+	cap_clear(cred->cap_effective);
+	if (dac_override)
+		cap_raise(cred->cap_effective, CAP_DAC_OVERRIDE);
+	old = override_creds(cred);
+	ret = snapchan_chan_permission(chan, mask);
+	revert_creds(old);
+	put_cred(cred);
+	return ret;
+}
+
+/*
+ * Open and CAPTURE check the channel's own owner, group and mode, with
+ * generic_permission()'s classes: the owner's bits alone for the owner,
+ * the group's alone for a member, else the others'.
+ */
+static void cfg_permission(struct kunit *test)
+{
+	static const struct {
+		u32 mode, uid, gid;
+		bool cap;
+		int mask, want;
+	} t[] = {
+		{ 0640, 1000, 100, false, MAY_READ, 0 },
+		{ 0640, 1000, 100, false, MAY_WRITE, 0 },
+		{ 0640, 2000, 100, false, MAY_READ, 0 },
+		{ 0640, 2000, 100, false, MAY_WRITE, -EACCES },
+		{ 0640, 2000, 200, false, MAY_READ, -EACCES },
+		{ 0602, 2000, 200, false, MAY_WRITE, 0 },
+		{ 0602, 2000, 200, false, MAY_READ, -EACCES },
+		/* The group class does not fall back to the others' bits. */
+		{ 0606, 2000, 100, false, MAY_WRITE, -EACCES },
+		/* Nor the owner's to the group's. */
+		{ 0060, 1000, 100, false, MAY_READ, -EACCES },
+		{ 0600, 2000, 200, true, MAY_READ, 0 },
+		{ 0600, 2000, 200, true, MAY_WRITE, 0 },
+		{ 0000, 1000, 100, false, MAY_READ, -EACCES },
+	};
+	struct snapchan_chan *chan = kunit_chan(test, 4, 4096, 64, 0);
+	size_t i;
+
+	chan->cfg.uid = KUIDT_INIT(1000);
+	chan->cfg.gid = KGIDT_INIT(100);
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		chan->cfg.mode = t[i].mode;
+		KUNIT_EXPECT_EQ_MSG(test, t[i].want,
+				    kunit_perm_as(test, chan, t[i].uid,
+						  t[i].gid, t[i].cap,
+						  t[i].mask),
+				    "case %zu: mode %04o uid %u gid %u", i,
+				    t[i].mode, t[i].uid, t[i].gid);
+	}
+	snapchan_chan_put(chan);
+}
+
 static struct kunit_case snapchan_queue_cases[] = {
 	KUNIT_CASE(queue_fifo_order_and_seq),
 	KUNIT_CASE(queue_first_seq),
@@ -412,6 +484,7 @@ static struct kunit_suite snapchan_queue_suite = {
 static struct kunit_case snapchan_cfg_cases[] = {
 	KUNIT_CASE(cfg_names),
 	KUNIT_CASE(cfg_limits_and_defaults),
+	KUNIT_CASE(cfg_permission),
 	{}
 };
 
