@@ -1023,7 +1023,7 @@ static int batch_writer_run(int idx, void *arg)
 	unsigned int B = opt.batch_n, k, off;
 	struct snapchan_send_msg *m = calloc(B, sizeof(*m));
 	char *buf = calloc(B, e->size);
-	uint64_t i = 0;
+	uint64_t i = 0, calls = 0;
 	ssize_t r;
 
 	if (!m || !buf)
@@ -1048,6 +1048,7 @@ static int batch_writer_run(int idx, void *arg)
 				};
 				int got = ioctl(e->wfd, SNAPCHAN_IOC_SEND_BATCH, &b);
 
+				calls++;
 				if (got <= 0) {
 					if (got < 0 && errno == EINTR)
 						continue;
@@ -1060,6 +1061,7 @@ static int batch_writer_run(int idx, void *arg)
 
 			while (done < want) {
 				r = write(e->wfd, buf + done, want - done);
+				calls++;
 				if (r <= 0) {
 					if (r < 0 && errno == EINTR)
 						continue;
@@ -1071,6 +1073,7 @@ static int batch_writer_run(int idx, void *arg)
 		i += nr;
 	}
 	S->t1[idx] = now_ns();
+	S->count[idx] = calls;
 	free(m);
 	free(buf);
 	return 0;
@@ -1085,7 +1088,7 @@ static int batch_reader_run(int idx, void *arg)
 	size_t chunk = (size_t)B * e->size, have = 0;
 	struct snapchan_recv *rv = calloc(B, sizeof(*rv));
 	char *buf = calloc(B + 1, e->size);
-	uint64_t i = 0;
+	uint64_t i = 0, calls = 0;
 	ssize_t r;
 
 	if (!rv || !buf)
@@ -1101,6 +1104,7 @@ static int batch_reader_run(int idx, void *arg)
 			struct snapchan_batch b = { .msgs = (uintptr_t)rv, .nr = nr };
 			int got = ioctl(e->rfd, SNAPCHAN_IOC_RECV_BATCH, &b);
 
+			calls++;
 			if (got <= 0) {
 				if (got < 0 && errno == EINTR)
 					continue;
@@ -1121,6 +1125,7 @@ static int batch_reader_run(int idx, void *arg)
 		}
 		/* The pipe: reads of up to -b x 64 B; a message may straddle two. */
 		r = read(e->rfd, buf + have, chunk - have);
+		calls++;
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -1135,6 +1140,7 @@ static int batch_reader_run(int idx, void *arg)
 		memmove(buf, buf + (size_t)k * e->size, have);
 	}
 	S->t1[idx] = now_ns();
+	S->count[idx] = calls;
 	free(rv);
 	free(buf);
 	return 0;
@@ -1778,6 +1784,15 @@ static int measure1(struct cell *c, int m, uint64_t n, int round, double *out)
 		v = n / (ns / 1e9);
 		unit = "msgs/s";
 		ret = 0;
+		/* Messages per receiving and per sending call (batching). */
+		if (round >= 0 && m != B_MQ && S->count[0] && S->count[1]) {
+			add_res(round, "batch-recv-fill", mname, c->size, c->param,
+				c->place, S->count[0], 0, (double)n / S->count[0],
+				"msgs/call");
+			add_res(round, "batch-send-fill", mname, c->size, c->param,
+				c->place, S->count[1], 0, (double)n / S->count[1],
+				"msgs/call");
+		}
 		break;
 	}
 	case W_CAPTURE: {
@@ -2310,10 +2325,29 @@ static void print_table(void)
 			struct stat3 r = stat_ratio2("batch", "snapchan-batch", c->size,
 						     c->param, "stream", "snapchan",
 						     c->size, 0, c->place);
+			int k;
 
 			if (r.n)
 				printf("  snapchan-batch / snapchan one message per call (stream, same round): %s\n",
 				       fmt_ratio(r, b, sizeof(b)));
+			for (k = 0; k < c->nm; k++) {
+				const char *mn = method_name(c, c->m[k]);
+				struct stat3 rf = stat_cell("batch-recv-fill", mn, c->size,
+							    c->param, c->place);
+				struct stat3 sf = stat_cell("batch-send-fill", mn, c->size,
+							    c->param, c->place);
+				char b2[64];
+
+				if (!rf.n)
+					continue;
+				printf("  %-14s messages per call: receive %s, send %s (of %d)\n",
+				       mn, fmt_stat(rf, b, sizeof(b)),
+				       fmt_stat(sf, b2, sizeof(b2)), c->param);
+				fprintf(summary, "batch-recv-fill,%s,%d,%d,%s,%.6g,%.6g,%.6g,msgs/call,0,0,0\n",
+					mn, c->size, c->param, c->place, rf.med, rf.min, rf.max);
+				fprintf(summary, "batch-send-fill,%s,%d,%d,%s,%.6g,%.6g,%.6g,msgs/call,0,0,0\n",
+					mn, c->size, c->param, c->place, sf.med, sf.min, sf.max);
+			}
 		}
 		if (c->wl == W_RING && (i + 1 == ncells || cells[i + 1].wl != W_RING ||
 					strcmp(cells[i + 1].place, c->place))) {
@@ -2643,10 +2677,15 @@ static void build_cells(void)
 					     2 * cap_msgs(sizes[i]), 1 << 22);
 				add_mechs(c, 0);
 			}
+	/*
+	 * At least 32 queue fills: the count follows the slowest method (mq),
+	 * and the byte pipe is some ten times faster; fewer messages would
+	 * time it over about one scheduler tick.
+	 */
 	if (wl_on("batch"))
 		for (cross = 0; cross < 2; cross++) {
 			c = add_cell(W_BATCH, "batch", 64, (int)opt.batch_n,
-				     place_cpu_name(cross), 2 * cap_msgs(64), 1 << 24);
+				     place_cpu_name(cross), 32 * cap_msgs(64), 1 << 24);
 			for (k = 0; k < NBATCH; k++) {
 				if (!(mech_on & (1u << batch_mech[k])))
 					continue;
