@@ -20,7 +20,7 @@ KSRC = $(shell scripts/ksrc.sh)
 JOBS ?= $(shell nproc)
 
 .PHONY: all module userspace tests deps check check-host check-debug \
-	check-stock gates vm-run demo clean debug-kernel help install \
+	check-stock gates vm-run demo clean debug-kernel kcsan-kernel help install \
 	install-module bench stress
 
 all: module userspace tests
@@ -28,10 +28,11 @@ all: module userspace tests
 help:
 	@echo "make            build module (KDIR=$(KDIR)), library, CLI, tests"
 	@echo "make deps       install missing Debian packages (root)"
-	@echo "make check      every test: host, debug kernel VM, stock kernel VM, gates"
-	@echo "make stress     long load/soak/fuzz run [STRESS_SECONDS=600] [KERNEL=debug|stock]"
+	@echo "make check      every test: host, debug and KCSAN kernel VMs, stock kernel VM, gates"
+	@echo "make stress     long load/soak/fuzz run [STRESS_SECONDS=600] [KERNEL=debug|kcsan|stock]"
+	@echo "                [STRESS_INJECT_DELAY=200 (us; 0: off)]"
 	@echo "make demo       the bank demo in a VM on the stock kernel"
-	@echo "make vm-run CMD='...' [KERNEL=stock|debug] [EXTRA='files']"
+	@echo "make vm-run CMD='...' [KERNEL=stock|debug|kcsan] [EXTRA='files']"
 
 deps:
 	@scripts/deps.sh
@@ -49,7 +50,10 @@ $(MODOUT)/kmod/snapchan.ko: $(KMOD_SRCS)
 	$(MAKE) -C $(KDIR) M=$(TOP)/$(MODOUT) $(KBUILD_EXTRA) modules
 
 debug-kernel:
-	@selftests/qemu/build-kernel.sh
+	@selftests/qemu/build-kernel.sh debug
+
+kcsan-kernel:
+	@selftests/qemu/build-kernel.sh kcsan
 
 # --- userspace -----------------------------------------------------------
 userspace:

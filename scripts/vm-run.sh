@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # `make vm-run`: run a command in a QEMU VM with snapchan.ko loaded.
 #
-#   KERNEL   stock (default) or debug (KASAN, lockdep, kmemleak, ...)
+#   KERNEL   stock (default), debug (KASAN, lockdep, kmemleak, ...) or
+#            kcsan (the race detector)
 #   CMD      shell command to run in the guest
 #            (default: uname -a; ls -l /dev/snapchan)
 #   EXTRA    space-separated host files/directories to copy into the guest
@@ -27,11 +28,11 @@ stock)
 	krel=$(scripts/stock-kernel.sh)
 	kdir=/usr/src/linux-headers-$krel
 	;;
-debug)
-	kdir=$(selftests/qemu/build-kernel.sh)
+debug|kcsan)
+	kdir=$(selftests/qemu/build-kernel.sh "$kernel")
 	;;
 *)
-	echo "vm-run: KERNEL must be stock or debug, not '$kernel'" >&2
+	echo "vm-run: KERNEL must be stock, debug or kcsan, not '$kernel'" >&2
 	exit 2
 	;;
 esac

@@ -4,11 +4,12 @@
 # Run a command in a sealed QEMU VM (TCG, no network, no disk) and judge it,
 # after WireGuard's qemu selftest harness:
 #
-#   selftests/qemu/run.sh -k stock|debug|/path/to/bzImage [-m module.ko]...
+#   selftests/qemu/run.sh -k stock|debug|kcsan|/path/to/bzImage [-m module.ko]...
 #       [-e host_file[:guest_path]]... [-t timeout_seconds] [-q] [--] command...
 #
-#   -k  kernel: Debian's stock kernel, the debug kernel (build-kernel.sh) or
-#       an image; an image under the debug build cache counts as debug.
+#   -k  kernel: Debian's stock kernel, the debug or the KCSAN kernel
+#       (build-kernel.sh debug|kcsan) or an image; an image under a debug or
+#       kcsan build cache counts as that kernel.
 #   -m  module to load (finit_module) before the command, in order; the
 #       value may carry module parameters: -m 'foo.ko param=1'.
 #   -e  host file or directory to copy into the guest, by default to
@@ -22,7 +23,11 @@
 #
 # PASS needs: that line with rc=0, qemu exiting by itself in time, a console
 # free of kernel warnings/splats (panic_on_warn makes any WARN fatal; on
-# the debug kernel init also runs kmemleak) and no TAP "not ok" line.
+# the debug kernel init also runs kmemleak) and no TAP "not ok" line.  On
+# the KCSAN kernel any "BUG: KCSAN:" report fails the run; there
+# panic_on_warn is off, so that one race does not end the run and hide the
+# others (a WARNING still fails it, from the console), and every report is
+# printed in full and kept in <console log>.kcsan.
 #
 # The last line printed is "N passed, N failed[, N skipped]", counting the
 # TAP/KTAP test lines (KTAP parents with subtests are not counted, their
@@ -41,7 +46,7 @@ prog=${0##*/}
 
 usage() {
 	cat >&2 <<EOF
-usage: $prog -k stock|debug|/path/to/bzImage [-m module.ko]...
+usage: $prog -k stock|debug|kcsan|/path/to/bzImage [-m module.ko]...
 	[-e host_file[:guest_path]]... [-t timeout_seconds] [-q] [--] command...
 (see the comment at the top of $0)
 EOF
@@ -79,16 +84,20 @@ esac
 cmd="$*"
 
 # --- kernel --------------------------------------------------------------
+# debug=1 for both of our own kernels (tinyconfig based: init's debug
+# marker, no NMI watchdog); kcsan=1 for the KCSAN one.
 debug=0
+kcsan=0
 case "$kernel" in
 stock)
 	krel=$("$top/scripts/stock-kernel.sh")
 	image=/boot/vmlinuz-$krel
 	;;
-debug)
-	kdir=$("$here/build-kernel.sh")
+debug|kcsan)
+	kdir=$("$here/build-kernel.sh" "$kernel")
 	image=$kdir/arch/x86/boot/bzImage
 	debug=1
+	[ "$kernel" = debug ] || kcsan=1
 	;;
 *)
 	image=$kernel
@@ -97,6 +106,7 @@ debug)
 	if [ -d "$cache" ]; then
 		case "$image" in
 		"$(realpath -- "$cache")"/debug-*/*) debug=1 ;;
+		"$(realpath -- "$cache")"/kcsan-*/*) debug=1; kcsan=1 ;;
 		esac
 	fi
 	;;
@@ -209,9 +219,12 @@ EOF
 # Every warning is fatal.  TCG on a busy host can starve a vCPU for many
 # seconds, so the soft lockup (2 * watchdog_thresh) and RCU stall timeouts
 # are raised to keep those detectors from firing on the host's load alone.
-append="console=ttyS0 panic_on_warn=1 panic=-1 oops=panic softlockup_panic=1"
+# On the KCSAN kernel a report counts as a WARN (check_panic_on_warn): there
+# the console check alone fails the run, so that every race gets reported.
+append="console=ttyS0 panic_on_warn=$((1 - kcsan)) panic=-1 oops=panic softlockup_panic=1"
 append+=" watchdog_thresh=30 rcupdate.rcu_cpu_stall_timeout=120"
-# The debug kernel has no NMI watchdog (the option would reach init's env).
+# The debug and KCSAN kernels have no NMI watchdog (the option would reach
+# init's env).
 [ "$debug" = 1 ] || append+=" nmi_watchdog=0"
 # la57=off: with 5-level paging an interrupt during identify_boot_cpu() can
 # hit a false KASAN wild-memory-access.  sockets=2: without ACPI (debug
@@ -281,6 +294,7 @@ fi
 bad_strings='BUG:
 WARNING:
 KASAN
+KCSAN:
 UBSAN
 possible circular locking
 possible recursive locking
@@ -329,6 +343,51 @@ BAD=$bad_strings BENIGN=$benign_re awk '
 	}' "$tmp/console.log" >"$tmp/bad"
 if [ -s "$tmp/bad" ]; then
 	fail "kernel problem on the console:"
+fi
+
+# KCSAN reports in full: from the ===== line before "BUG: KCSAN:" to the
+# ===== line that closes it (the kernel engineer fixes or annotates each).
+# All go to $tmp/kcsan, the first of each title to $tmp/kcsan.first.
+FIRST=$tmp/kcsan.first awk '
+	function flush() {
+		if (rep == "")
+			return
+		printf "%s", rep
+		if (!(title in seen))
+			printf "%s", rep >ENVIRON["FIRST"]
+		seen[title] = 1
+		rep = ""
+	}
+	{
+		sepline = $0 ~ /^(\[ *[0-9]+\.[0-9]+\] )?=+$/
+	}
+	inrep {
+		rep = rep $0 "\n"
+		if (sepline) {
+			inrep = 0
+			flush()
+		}
+		next
+	}
+	/BUG: KCSAN:/ {
+		inrep = 1
+		title = $0
+		sub(/.*BUG: KCSAN:/, "", title)
+		rep = (prev_sep ? prev : "") $0 "\n"
+	}
+	{
+		prev = $0 "\n"
+		prev_sep = sepline
+	}
+	END { flush() }
+' "$tmp/console.log" >"$tmp/kcsan"
+: >>"$tmp/kcsan.first"
+nkcsan=$(grep -c 'BUG: KCSAN:' "$tmp/kcsan" || true)
+if [ "$nkcsan" -gt 0 ]; then
+	cp -f "$tmp/kcsan" "$log.kcsan" 2>/dev/null || true
+	fail "$nkcsan KCSAN report(s), $(grep -c 'BUG: KCSAN:' "$tmp/kcsan.first") distinct (all in $log.kcsan):"
+else
+	rm -f "$log.kcsan"
 fi
 
 # Count TAP/KTAP test lines.  A line at indentation i is a parent (not
@@ -405,6 +464,11 @@ for r in "${reasons[@]}"; do
 	echo "  - $r"
 	case "$r" in
 	"kernel problem"*) cat "$tmp/bad" ;;
+	*"KCSAN report"*)
+		grep -o 'BUG: KCSAN:.*' "$tmp/kcsan" | sort | uniq -c | sort -rn |
+			sed 's/^/    /'
+		echo "    The first report of each, in full:"
+		sed 's/^/    /' "$tmp/kcsan.first" ;;
 	*"not ok:") cat "$tmp/notok" ;;
 	esac
 done
