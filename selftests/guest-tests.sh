@@ -8,10 +8,29 @@
 #   stock: every kselftest program.
 # Then: nothing must be left in debugfs, and the module must unload.
 # Exit status 0 only if everything passed.
+#
+# chan_stress, snap_invariant and soak run with delay injection where the
+# module has it (built for the debug kernel): inject_delay=$INJECT_DELAY
+# (default 200), random delays and yields of up to that many microseconds
+# at the data path's and record path's lock boundaries, set before each of
+# them and reset to 0 after.
 
 kernel=${1:-stock}
 fail=0
 dbg=/sys/kernel/debug/snapchan
+delay_param=/sys/module/snapchan/parameters/inject_delay
+delay=${INJECT_DELAY:-200}
+
+# set_delay US: set inject_delay if the module has it.
+set_delay() {
+	[ -e "$delay_param" ] || return 0
+	if echo "$1" >"$delay_param"; then
+		[ "$1" = 0 ] || echo "# guest: inject_delay=$1"
+	else
+		echo "# guest: could not set inject_delay=$1"
+		fail=1
+	fi
+}
 
 if [ "$kernel" = debug ]; then
 	if ! insmod /lib/snapchan/snapchan_kunit.ko; then
@@ -31,8 +50,14 @@ fi
 for t in /bin/tests/*; do
 	[ -x "$t" ] || continue
 	echo "# selftests: snapchan: ${t##*/}"
+	d=0
+	case "${t##*/}" in
+	chan_stress|snap_invariant|soak) d=$delay ;;
+	esac
+	[ "$d" = 0 ] || set_delay "$d"
 	"$t"
 	rc=$?
+	[ "$d" = 0 ] || set_delay 0
 	# 4 is KSFT_SKIP: the program cannot run on this kernel.
 	if [ "$rc" = 4 ]; then
 		echo "# guest: ${t##*/} skipped"
