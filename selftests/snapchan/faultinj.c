@@ -27,7 +27,9 @@
  *      the debugfs tables, the module's reference count unchanged.
  *
  * The fingerprint: /proc/self/fd (number and target), /dev/snapchan and
- * /dev/<prefix>* nodes (mode, owner, minor), /sys/class/snapchan,
+ * /dev/<prefix>* nodes (mode, owner, and whether the node is its
+ * channel's device: minors are allocated cyclically, so a run's minors
+ * differ from the last run's), /sys/class/snapchan,
  * /sys/module/snapchan/refcnt, CHAN_LIST and CHAN_INFO of every channel
  * (every counter and attached node), the debugfs tables groups, nodes and
  * snapshots, and for the scenario's fds: poll() events, the queue content
@@ -99,6 +101,24 @@
  *       returns EFAULT with the epoch moved by 2.  (For SNAP_BEGIN and
  *       NODE_RECORD, doc/decisions.md documents what a late EFAULT
  *       leaves; the program checks exactly that.)
+ *   B9  RECV_BATCH pages not present: once an entry read inside the
+ *       locked loop has been delivered the unlocked way (its buffer was
+ *       not present), or the next entry's page is not present, the next
+ *       record goes into the previous entry's buffer and that entry's
+ *       inputs are written into the next entry (a stale have_entry in
+ *       snapchan_recv_entries()).  The clean run already shows it.
+ *
+ * The batch calls (SEND_BATCH, RECV_BATCH) may stop part-way and return
+ * the count: under injection that is a success unlike the clean run, and
+ * the channel must then hold exactly what the count says (a_batch: the
+ * entries and buffers so far, and the same call resumed at entry <count>
+ * moves exactly the rest and ends in the clean run's state).  Their
+ * scenarios include an entry array that runs into an unmapped page after
+ * three entries, a payload in the middle that cannot be read, a channel
+ * with room for half, ends attached to nodes, and entries and buffers on
+ * pages that are not present (each its own shared memfd mapping, dropped
+ * with MADV_DONTNEED before the call), so that the kernel's copies with
+ * page faults disabled fail and its unlocked way runs, sites included.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -141,6 +161,10 @@
 #define BIGBUF		(160 << 10)
 #define MAX_PRINTED	12	/* problem messages per operation */
 #define TIMES		1000000000
+#define PAGE_SZ		4096UL
+#define B_MAX_FI	16
+#define POISON32_FI	0xa5a5a5a5U
+#define POISON64_FI	0xa5a5a5a5a5a5a5a5ULL
 
 /* --- the fault attributes ------------------------------------------------ */
 
@@ -282,6 +306,7 @@ struct op_res {
 	int succeeded;		/* the call succeeded despite the fault */
 	int async_aborts;	/* a snapshot aborted (NOMEM) from the data path */
 	int late_efaults;	/* EFAULT after the commit, as documented */
+	int partials;		/* a batch stopped part-way, as its count said */
 	int problems;
 	double secs;
 };
@@ -357,7 +382,25 @@ struct fi {
 	uint32_t x_state, x_recorded, x_closed, x_markers;
 	uint64_t x_msgs;
 	uint64_t x_sent;
+	/* batch calls: the call, and what the clean run leads to */
+	int bfd;
+	unsigned long bcmd;
+	char *bents;			/* the entries, in user memory */
+	size_t besz;
+	uint32_t bnr;
+	long bwant;			/* the clean run's count */
+	long bnext;			/* the next call's error, 0: not checked */
+	uint64_t bseq0, bdepth0, bbytes0;	/* SEND: before the call */
+	uint32_t blen[B_MAX_FI];		/* SEND: payload lengths */
+	uint32_t brecs;			/* RECV: the records, in order */
+	struct {
+		uint32_t type, len;
+		uint64_t seq, snap_id;
+	} brec[B_MAX_FI];
+	char *bbuf[B_MAX_FI];		/* RECV: each entry's buffer */
 };
+
+static int batch_memory(void);
 
 static unsigned char msgbuf[BIGBUF];
 static unsigned char rbuf[BIGBUF];
@@ -892,9 +935,17 @@ static void fp_fds(struct fp *b)
 	fp_add(b, "\n");
 }
 
+/*
+ * A device node: mode, owner, and whether it is the device of the channel
+ * of its name ("dev" in /sys/class/snapchan/<name>: "=") or another
+ * ("!=", a stale node).  Minors are allocated cyclically, so the minor
+ * itself differs from one run to the next and is not printed.
+ */
 static void fp_devnode(struct fp *b, const char *dir, const char *name)
 {
-	char path[128];
+	char path[128 + NAME_MAX], text[32];
+	unsigned int maj, min;
+	const char *same = "";
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -902,12 +953,19 @@ static void fp_devnode(struct fp *b, const char *dir, const char *name)
 		fp_add(b, " %s(?)", name);
 		return;
 	}
-	if (S_ISCHR(st.st_mode))
-		fp_add(b, " %s(c%o,%u,%u)", name, st.st_mode & 07777,
-		       (unsigned int)st.st_uid,
-		       strcmp(name, "control") ? minor(st.st_rdev) : 0);
-	else
+	if (!S_ISCHR(st.st_mode)) {
 		fp_add(b, " %s(%o)", name, st.st_mode);
+		return;
+	}
+	if (strcmp(name, "control")) {
+		snprintf(path, sizeof(path), "/sys/class/snapchan/%s/dev", name);
+		same = sc_read_text(path, text, sizeof(text)) > 0 &&
+		       sscanf(text, "%u:%u", &maj, &min) == 2 &&
+		       maj == major(st.st_rdev) && min == minor(st.st_rdev) ?
+		       ",=" : ",!=";
+	}
+	fp_add(b, " %s(c%o,%u%s)", name, st.st_mode & 07777,
+	       (unsigned int)st.st_uid, same);
 }
 
 /* A debugfs table; node ids (the nodes table) replaced by names. */
@@ -1224,6 +1282,12 @@ static void scen_reset(struct fi *f)
 	f->niov = 0;
 	f->npfd = 0;
 	f->state = NULL;
+	f->bfd = -1;
+	f->bcmd = 0;
+	f->bents = NULL;
+	f->bnr = 0;
+	f->bwant = f->bnext = 0;
+	f->brecs = 0;
 }
 
 static void teardown(struct fi *f)
@@ -1545,6 +1609,9 @@ FIXTURE_SETUP(fi)
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		ksft_print_msg("mlockall: %s (page faults may count)\n",
 			       strerror(errno));
+	/* The batch calls' special memory (an fd): before the baseline. */
+	if (batch_memory())
+		ksft_print_msg("batch memory: %s\n", strerror(errno));
 	snprintf(f->pfx, sizeof(f->pfx), "fi%d", getpid());
 	snprintf(f->group, sizeof(f->group), "%.15sg", f->pfx);
 	f->ctl = open(SC_CONTROL, O_RDWR | O_CLOEXEC);
@@ -1641,12 +1708,12 @@ out:
 	res->ran = 1;
 	res->problems = f->problems;
 	res->secs = now() - t0;
-	ksft_print_msg("[%s] %d sites (slab %d, page %d, usercopy %d%s), %d injections; the call failed %d times (ENOMEM %d, EFAULT %d, ENOBUFS %d, other %d; %d EFAULT after the commit, as documented), succeeded %d times%s; %d problems; %.1fs\n",
+	ksft_print_msg("[%s] %d sites (slab %d, page %d, usercopy %d%s), %d injections; the call failed %d times (ENOMEM %d, EFAULT %d, ENOBUFS %d, other %d; %d EFAULT after the commit, as documented), succeeded %d times (%d part-way, as the count said)%s; %d problems; %.1fs\n",
 		       op->name, res->sites, res->kind[K_SLAB], res->kind[K_PAGE],
 		       res->kind[K_COPY], res->kind[K_OTHER] ? ", other" : "",
 		       res->injections, res->failed, res->err[E_NOMEM],
 		       res->err[E_FAULT], res->err[E_NOBUFS], res->err[E_OTHER],
-		       res->late_efaults, res->succeeded,
+		       res->late_efaults, res->succeeded, res->partials,
 		       res->async_aborts ? " (the snapshot aborted, NOMEM)" : "",
 		       f->problems, res->secs);
 	if (env_on("FAULTINJ_PROFILE"))
@@ -2185,6 +2252,474 @@ static long c_open_chan(struct fi *f)
 	return sc_open_chan(f->target, O_RDONLY | O_NONBLOCK);
 }
 
+/* --- batch calls --- */
+
+/*
+ * SEND_BATCH and RECV_BATCH.  A batch may stop part-way and return the
+ * count; under fail-nth that is a success that differs from the clean
+ * run, and then (a_batch) the channel must hold exactly what the count
+ * says: the same call resumed at entry <count> (without injection) must
+ * move exactly the rest and end in the clean run's state, every entry
+ * then holding what the clean run's did.  A call that moved nothing must
+ * have changed nothing (the entries included, u_batch), and the clean run
+ * checks its own count and entries (k_batch).  The drain at the end of
+ * every iteration checks that every message left is there once, in
+ * sequence, intact.
+ */
+
+#define B_MAX		B_MAX_FI
+#define B_SLOT		8192	/* a payload buffer per entry */
+#define B_POISON	0x5c
+
+static struct snapchan_send_msg bsend[B_MAX];
+static struct snapchan_recv brecv[B_MAX];
+static struct snapchan_recv bimage[B_MAX];	/* the entries as placed */
+
+/*
+ * A page followed by an unmapped page (checked before each use), and
+ * pages whose content is in a memfd but which are not present: mapped
+ * afresh before each call, PROT_NONE first (so mlockall's MCL_FUTURE does
+ * not populate them) then read-write, so that the kernel's copies with
+ * page faults disabled fail and it takes its way without the lock.  Each
+ * page is its own mapping (file offsets 0, 2, 4, ...: they cannot merge),
+ * so that fault-around does not map its neighbours.  Made in the
+ * fixture's setup, before the baseline (the memfd is an open fd).
+ */
+static char *b_edge;		/* the page before the hole */
+#define LAZY_PAGES	4
+static char *b_lazy;
+static int b_mfd = -1;
+
+static int batch_memory(void)
+{
+	char *p;
+
+	if (!b_edge) {
+		p = mmap(NULL, 3 * PAGE_SZ, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		if (mprotect(p, PAGE_SZ, PROT_READ | PROT_WRITE) ||
+		    munmap(p + PAGE_SZ, PAGE_SZ))
+			return -errno;
+		b_edge = p;
+	}
+	if (b_mfd < 0) {
+		b_mfd = memfd_create("faultinj-batch", MFD_CLOEXEC);
+		if (b_mfd < 0)
+			return -errno;
+		if (ftruncate(b_mfd, 2 * LAZY_PAGES * PAGE_SZ))
+			return -errno;
+		p = mmap(NULL, LAZY_PAGES * PAGE_SZ, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		b_lazy = p;
+	}
+	/* The hole must still be a hole. */
+	if (!mincore(b_edge + PAGE_SZ, PAGE_SZ, (unsigned char *)&p) ||
+	    errno != ENOMEM)
+		return -EADDRINUSE;
+	return 0;
+}
+
+/* Lazy page @i's content, written through the file. */
+static int lazy_write(int i, size_t off, const void *src, size_t len)
+{
+	ssize_t n = pwrite(b_mfd, src, len, 2 * i * PAGE_SZ + off);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/* Map every lazy page afresh: none present. */
+static int lazy_remap(void)
+{
+	int i;
+
+	for (i = 0; i < LAZY_PAGES; i++) {
+		char *p = b_lazy + i * PAGE_SZ;
+
+		if (mmap(p, PAGE_SZ, PROT_NONE, MAP_SHARED | MAP_FIXED, b_mfd,
+			 2 * i * PAGE_SZ) == MAP_FAILED ||
+		    mprotect(p, PAGE_SZ, PROT_READ | PROT_WRITE))
+			return -errno;
+	}
+	return 0;
+}
+
+static long batch_call(struct fi *f, uint32_t from)
+{
+	struct snapchan_batch b;
+	long n;
+
+	memset(&b, 0, sizeof(b));
+	b.msgs = (uintptr_t)(f->bents + from * f->besz);
+	b.nr = f->bnr - from;
+	b.flags = SNAPCHAN_BATCH_NONBLOCK;
+	n = ioctl(f->bfd, f->bcmd, &b);
+	return n < 0 ? -errno : n;
+}
+
+static long c_batch(struct fi *f)
+{
+	return batch_call(f, 0);
+}
+
+/* SEND_BATCH: entry lengths; entry @bad (if < 6) has an unreadable payload. */
+static const uint32_t send_lens[6] = { 24, 0, 300, 7, 5000, 64 };
+
+static int su_send_common(struct fi *f, const char *tag, int fd, int bad)
+{
+	struct snapchan_chan_info in;
+	char name[SNAPCHAN_NAME_LEN];
+	int i;
+
+	chan_name(f, name, tag);
+	TRY(sc_info(f->ctl, name, &in));
+	f->bseq0 = in.next_seq;
+	f->bdepth0 = in.depth_msgs;
+	f->bbytes0 = in.depth_bytes;
+	memset(bsend, 0, sizeof(bsend));
+	for (i = 0; i < 6; i++) {
+		unsigned char *slot = msgbuf + i * B_SLOT;
+
+		bsend[i].len = send_lens[i];
+		bsend[i].buf = send_lens[i] ? (uintptr_t)slot : 0;
+		fill(slot, f->bseq0 + i, send_lens[i]);
+		f->blen[i] = send_lens[i];
+	}
+	if (bad < 6) {
+		TRY(batch_memory());
+		bsend[bad].buf = (uintptr_t)(b_edge + PAGE_SZ + 100);
+		bsend[bad].len = 40;
+	}
+	f->bfd = fd;
+	f->bcmd = SNAPCHAN_IOC_SEND_BATCH;
+	f->bents = (char *)bsend;
+	f->besz = sizeof(bsend[0]);
+	f->bnr = 6;
+	chan_name(f, f->target, tag);
+	return 0;
+}
+
+/* Standalone "b" (max_msg 8192), @cap messages, @queued of them queued. */
+static int su_chan_b(struct fi *f, unsigned int cap, int queued)
+{
+	TRY(mkchan(f, "b", false, cap, 8192));
+	TRY(f->w = openend(f, "b", O_WRONLY, 'p'));
+	TRY(f->r = openend(f, "b", O_RDONLY, 'c'));
+	f->drain[f->ndrain++] = f->r;
+	return sendn(f, f->w, "b", queued);
+}
+
+static int su_send_batch(struct fi *f)
+{
+	TRY(su_chan_b(f, 64, 3));
+	f->bwant = 6;
+	return su_send_common(f, "b", f->w, 6);
+}
+
+static int su_send_batch_bad(struct fi *f)
+{
+	TRY(su_chan_b(f, 64, 3));
+	f->bwant = 3;
+	f->bnext = -EFAULT;
+	return su_send_common(f, "b", f->w, 3);
+}
+
+/* Room for 3 of the 6. */
+static int su_send_batch_full(struct fi *f)
+{
+	TRY(su_chan_b(f, 8, 5));
+	f->bwant = 3;
+	f->bnext = -EAGAIN;
+	return su_send_common(f, "b", f->w, 6);
+}
+
+/* Through an end attached to its node: the node's lock is taken too. */
+static int su_send_batch_node(struct fi *f)
+{
+	TRY(su_line_q(f, 2));
+	f->bwant = 4;	/* ab's max_msg is 4096: the 5000 bytes stop it */
+	f->bnext = -EMSGSIZE;
+	return su_send_common(f, "ab", f->ab_w, 6);
+}
+
+/* The channel holds what @count messages of the batch make, no more. */
+static int send_state_ok(struct fi *f, long count)
+{
+	struct snapchan_chan_info in;
+	uint64_t bytes = f->bbytes0;
+	long i;
+
+	for (i = 0; i < count; i++)
+		bytes += f->blen[i];
+	if (sc_info(f->ctl, f->target, &in) ||
+	    in.next_seq != f->bseq0 + count ||
+	    in.depth_msgs != f->bdepth0 + count || in.depth_bytes != bytes) {
+		problem(f, "SEND_BATCH returned %ld: the channel has next_seq %llu (+%lld), %llu messages (+%lld), %llu bytes, expected %llu bytes",
+			count, (unsigned long long)in.next_seq,
+			(long long)(in.next_seq - f->bseq0),
+			(unsigned long long)in.depth_msgs,
+			(long long)(in.depth_msgs - f->bdepth0),
+			(unsigned long long)in.depth_bytes,
+			(unsigned long long)bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * RECV_BATCH scenarios: "b" holds 8 DATA records of these lengths, a user
+ * marker (77) and 2 more; 12 entries take the 8 and the marker (9).
+ */
+static const uint32_t recv_lens[8] = { 16, 0, 300, 7, 5000, 64, 33, 1 };
+
+static int su_recv_common(struct fi *f, int fd, const char *tag, int nrecs)
+{
+	struct snapchan_chan_info in;
+	char name[SNAPCHAN_NAME_LEN];
+	int i;
+
+	chan_name(f, name, tag);
+	TRY(sc_info(f->ctl, name, &in));
+	f->brecs = 0;
+	for (i = 0; i < nrecs; i++) {
+		f->brec[i].type = SNAPCHAN_REC_DATA;
+		f->brec[i].seq = in.next_seq - in.depth_msgs + i;
+		f->brec[i].snap_id = 0;
+		f->brecs++;
+	}
+	memset(brecv, 0, sizeof(brecv));
+	memset(rbuf, B_POISON, B_MAX * B_SLOT);
+	for (i = 0; i < B_MAX; i++) {
+		f->bbuf[i] = (char *)rbuf + i * B_SLOT;
+		brecv[i].buf = (uintptr_t)f->bbuf[i];
+		brecv[i].buf_len = B_SLOT;
+		/* Outputs: poison, which the kernel overwrites when it fills. */
+		brecv[i].type = POISON32_FI;
+		brecv[i].len = POISON32_FI;
+		brecv[i].seq = brecv[i].snap_id = brecv[i].origin = POISON64_FI;
+	}
+	f->bfd = fd;
+	f->bcmd = SNAPCHAN_IOC_RECV_BATCH;
+	f->bents = (char *)brecv;
+	f->besz = sizeof(brecv[0]);
+	f->bnr = 12;
+	memcpy(bimage, brecv, sizeof(bimage));
+	chan_name(f, f->target, tag);
+	return 0;
+}
+
+static int su_recv_b(struct fi *f)
+{
+	int i;
+
+	TRY(su_chan_b(f, 64, 0));
+	for (i = 0; i < 8; i++) {
+		TRY(sendm(f, f->w, "b", recv_lens[i]));
+		f->brec[i].len = recv_lens[i];
+	}
+	TRY(mark(f->w, 77));
+	TRY(sendm(f, f->w, "b", 9));
+	TRY(sendm(f, f->w, "b", 10));
+	TRY(su_recv_common(f, f->r, "b", 8));
+	f->brec[8].type = SNAPCHAN_REC_MARKER;
+	f->brec[8].len = 0;
+	f->brec[8].seq = 0;
+	f->brec[8].snap_id = 77;
+	f->brecs = 9;
+	f->bwant = 9;
+	return 0;
+}
+
+static int su_recv_batch(struct fi *f)
+{
+	return su_recv_b(f);
+}
+
+/* The entries: 3 of them, then the hole. */
+static int su_recv_batch_hole(struct fi *f)
+{
+	TRY(su_recv_b(f));
+	TRY(batch_memory());
+	f->bents = b_edge + PAGE_SZ - 3 * sizeof(brecv[0]);
+	memcpy(f->bents, brecv, 3 * sizeof(brecv[0]));
+	f->bwant = 3;
+	f->bnext = -EFAULT;
+	return 0;
+}
+
+/*
+ * Entries 0-3 at the end of lazy page 0, the rest on lazy page 1; the
+ * buffers of entries 5 and 7 on lazy pages 2 and 3.  Entry 4 is not
+ * present when entry 3 has been taken, entry 5's buffer is not present
+ * when its entry has been read (and so with 7): the kernel takes its
+ * unlocked way at each.
+ */
+static int su_recv_batch_lazy(struct fi *f)
+{
+	static unsigned char poison[PAGE_SZ];
+	const size_t esz = sizeof(brecv[0]);
+
+	TRY(su_recv_b(f));
+	TRY(batch_memory());
+	f->bbuf[5] = b_lazy + 2 * PAGE_SZ;
+	f->bbuf[7] = b_lazy + 3 * PAGE_SZ;
+	brecv[5].buf = (uintptr_t)f->bbuf[5];
+	brecv[5].buf_len = PAGE_SZ;
+	brecv[7].buf = (uintptr_t)f->bbuf[7];
+	brecv[7].buf_len = PAGE_SZ;
+	memcpy(bimage, brecv, sizeof(bimage));
+	memset(poison, B_POISON, sizeof(poison));
+	TRY(lazy_write(0, PAGE_SZ - 4 * esz, brecv, 4 * esz));
+	TRY(lazy_write(1, 0, brecv + 4, (B_MAX - 4) * esz));
+	TRY(lazy_write(2, 0, poison, PAGE_SZ));
+	TRY(lazy_write(3, 0, poison, PAGE_SZ));
+	TRY(lazy_remap());
+	f->bents = b_lazy + PAGE_SZ - 4 * esz;
+	return 0;
+}
+
+/* Through the receiving end attached to node B. */
+static int su_recv_batch_node(struct fi *f)
+{
+	int i;
+
+	TRY(su_line_q(f, 5));
+	TRY(su_recv_common(f, f->ab_r, "ab", 5));
+	for (i = 0; i < 5; i++)
+		f->brec[i].len = 8 + (i * 13) % 40;
+	f->bwant = 5;
+	return 0;
+}
+
+/* What entry @i holds once it is filled with the @i-th record. */
+static struct snapchan_recv recv_filled(struct fi *f, uint32_t i)
+{
+	struct snapchan_recv w = bimage[i];
+
+	w.type = f->brec[i].type;
+	w.len = f->brec[i].len;
+	w.seq = f->brec[i].seq;
+	w.snap_id = f->brec[i].snap_id;
+	w.origin = 0;
+	return w;
+}
+
+/*
+ * After a RECV_BATCH that returned @count: entries [0, count) filled with
+ * the first records, the others as placed; the buffers of the filled ones
+ * hold the payload and nothing after it, those after entry @count nothing
+ * (the buffer of entry @count may hold its record's payload: the copy
+ * that failed was the entry's).
+ */
+static int recv_state_ok(struct fi *f, long count)
+{
+	struct snapchan_recv got, want;
+	uint32_t i, j, len;
+	int bad = 0;
+
+	for (i = 0; i < f->bnr && !bad; i++) {
+		if (f->bents == b_edge + PAGE_SZ - 3 * sizeof(got) && i >= 3)
+			break;	/* in the hole */
+		memcpy(&got, f->bents + i * sizeof(got), sizeof(got));
+		want = i < count ? recv_filled(f, i) : bimage[i];
+		if (memcmp(&got, &want, sizeof(got))) {
+			problem(f, "RECV_BATCH returned %ld: entry %u holds buf %s len %u/%u type %#x len %u seq %llu snap %llu, expected type %#x len %u seq %llu snap %llu",
+				count, i,
+				got.buf == want.buf ? "same" : "CHANGED",
+				got.buf_len, want.buf_len, got.type, got.len,
+				(unsigned long long)got.seq,
+				(unsigned long long)got.snap_id, want.type,
+				want.len, (unsigned long long)want.seq,
+				(unsigned long long)want.snap_id);
+			bad = 1;
+		}
+	}
+	for (i = 0; i < f->bnr && !bad; i++) {
+		const unsigned char *b = (const unsigned char *)f->bbuf[i];
+
+		if (i == count)
+			continue;
+		len = i < count && i < f->brecs ? f->brec[i].len : 0;
+		for (j = 0; j < 256 + len; j++)
+			if (b[j] != (j < len ? pat(f->brec[i].seq, j) : B_POISON))
+				break;
+		if (j < 256 + len) {
+			problem(f, "RECV_BATCH returned %ld: the buffer of entry %u differs at byte %u (record length %u)",
+				count, i, j, len);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+static int batch_state_ok(struct fi *f, long count)
+{
+	return f->bcmd == SNAPCHAN_IOC_SEND_BATCH ? send_state_ok(f, count) :
+						    recv_state_ok(f, count);
+}
+
+/* The clean run, or one whose fault changed nothing. */
+static int k_batch(struct fi *f, long ret)
+{
+	long next;
+
+	if (ret != f->bwant) {
+		problem(f, "returned %ld, expected %ld", ret, f->bwant);
+		return -1;
+	}
+	if (batch_state_ok(f, ret))
+		return -1;
+	if (!f->bnext)
+		return 0;
+	/* What stopped it is the next call's first: its error, no change. */
+	next = batch_call(f, ret);
+	fp_take(f, fp_tmp, false);
+	if (next != f->bnext || strcmp(fp_tmp, fp_ref_after)) {
+		if (problem(f, "the call after the %ld sent returned %s and the state is %s",
+			    ret, next < 0 ? errname(-next) : "a count",
+			    strcmp(fp_tmp, fp_ref_after) ? "changed:" : "the same"))
+			fp_diff("before", fp_ref_after, "after", fp_tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A batch that stopped part-way: exactly that much, then the rest. */
+static int a_batch(struct fi *f, long ret)
+{
+	long more;
+
+	if (ret <= 0 || ret >= f->bwant)
+		return -1;	/* the full count, yet not the clean state */
+	if (batch_state_ok(f, ret))
+		return 0;	/* reported */
+	more = batch_call(f, ret);
+	if (more != f->bwant - ret) {
+		problem(f, "stopped after %ld of %ld; resumed there, the call returned %ld, expected %ld",
+			ret, f->bwant, more, f->bwant - ret);
+		return 0;
+	}
+	fp_take(f, fp_tmp, false);
+	if (strcmp(fp_tmp, fp_ref_after)) {
+		if (problem(f, "stopped after %ld of %ld; resumed, it does not end as the clean run:",
+			    ret, f->bwant))
+			fp_diff("clean run", fp_ref_after, "resumed", fp_tmp);
+		return 0;
+	}
+	if (!batch_state_ok(f, f->bwant))
+		f->res->partials++;
+	return 0;
+}
+
+/* A batch that failed: not an entry written. */
+static int u_batch(struct fi *f)
+{
+	return f->bcmd == SNAPCHAN_IOC_RECV_BATCH ? recv_state_ok(f, 0) : 0;
+}
+
 /* --- node ioctls --- */
 
 /* A group channel ab, nodes A and B, ends opened, not attached. */
@@ -2708,6 +3243,7 @@ static int l_begin(struct fi *f)
 #define BUG_RECORD_RESERVE "B5: snapchan_snap_record() (kmod/snap.c) returns 0 when snapchan_record_incoming() cannot allocate the recording array (snapchan_schan_reserve()): NODE_RECORD reports success, the snapshot is aborted (NOMEM)"
 #define BUG_RECORD_BEGIN "B6: a NODE_RECORD with id 0 that fails after snapchan_snap_create() (the markers' allocations in snapchan_snap_record()) leaves an aborted snapshot behind (its id used, a row in debugfs snapshots, counted aborted)"
 #define BUG_RECORD_FD "B7 (fixed by the fd-first change, now a regression check): with SNAPCHAN_RECORD_F_SNAPFD, snapchan_snap_file() failing after the commit failed the call though the node recorded"
+#define BUG_BATCH_STALE_ENTRY "B9: snapchan_recv_entries() (kmod/chan.c) leaves have_entry set after an entry it read with copy_from_user_nofault() is delivered the unlocked way, or when the next entry's nofault read fails: the next record is then delivered into the previous entry's buffer (overwriting that record's payload) and that entry's inputs are written into the next entry"
 #define BUG_LATE_EFAULT "B8: NODE_JOIN's final copy_to_user() failing after the join returns EFAULT, the node is removed again but the group's epoch has moved by 2 (doc/decisions.md allows a late EFAULT to leave something only for SNAP_BEGIN and NODE_RECORD)"
 
 /*
@@ -2894,6 +3430,51 @@ static const struct op op_cap_read = {
 	.check = k_stream_read, .errs = ERRS_MEM, .min_sites = 2,
 };
 
+static const struct op op_send_batch = {
+	.name = "SEND_BATCH", .setup = su_send_batch, .call = c_batch,
+	.check = k_batch, .alt = a_batch, .unchanged = u_batch,
+	.errs = ERRS_MEM, .min_sites = 10,
+};
+static const struct op op_send_batch_bad = {
+	.name = "SEND_BATCH unreadable payload in the middle",
+	.setup = su_send_batch_bad, .call = c_batch, .check = k_batch,
+	.alt = a_batch, .unchanged = u_batch, .errs = ERRS_MEM,
+	.min_sites = 6,
+};
+static const struct op op_send_batch_full = {
+	.name = "SEND_BATCH room for half", .setup = su_send_batch_full,
+	.call = c_batch, .check = k_batch, .alt = a_batch,
+	.unchanged = u_batch, .errs = ERRS_MEM, .min_sites = 10,
+};
+static const struct op op_send_batch_node = {
+	.name = "SEND_BATCH attached sender", .setup = su_send_batch_node,
+	.call = c_batch, .check = k_batch, .alt = a_batch,
+	.unchanged = u_batch, .errs = ERRS_MEM, .min_sites = 10,
+};
+static const struct op op_recv_batch = {
+	.name = "RECV_BATCH", .setup = su_recv_batch, .call = c_batch,
+	.check = k_batch, .alt = a_batch, .unchanged = u_batch,
+	.errs = ERRS_COPY, .min_sites = 2, .bug = BUG_BATCH_STALE_ENTRY,
+};
+static const struct op op_recv_batch_hole = {
+	.name = "RECV_BATCH entries into an unmapped page",
+	.setup = su_recv_batch_hole, .call = c_batch, .check = k_batch,
+	.alt = a_batch, .unchanged = u_batch, .errs = ERRS_COPY,
+	.min_sites = 3,
+};
+static const struct op op_recv_batch_lazy = {
+	.name = "RECV_BATCH pages not present",
+	.setup = su_recv_batch_lazy, .call = c_batch, .check = k_batch,
+	.alt = a_batch, .unchanged = u_batch, .errs = ERRS_COPY,
+	.min_sites = 6, .bug = BUG_BATCH_STALE_ENTRY,
+};
+static const struct op op_recv_batch_node = {
+	.name = "RECV_BATCH attached receiver",
+	.setup = su_recv_batch_node, .call = c_batch, .check = k_batch,
+	.alt = a_batch, .unchanged = u_batch, .errs = ERRS_COPY,
+	.min_sites = 2,
+};
+
 #define FI_TEST(id)						\
 TEST_F_TIMEOUT(fi, id, 600)					\
 {								\
@@ -2943,6 +3524,14 @@ FI_TEST(snap_info)
 FI_TEST(abort)
 FI_TEST(snap_read)
 FI_TEST(cap_read)
+FI_TEST(send_batch)
+FI_TEST(send_batch_bad)
+FI_TEST(send_batch_full)
+FI_TEST(send_batch_node)
+FI_TEST(recv_batch)
+FI_TEST(recv_batch_hole)
+FI_TEST(recv_batch_lazy)
+FI_TEST(recv_batch_node)
 
 /*
  * The totals, and the global counters no fd shows: after everything

@@ -11,7 +11,8 @@
  * pool of live fds (control, channel ends, nodes, snapshots, captures,
  * pipes) and picks, at random, one of: the control ioctls (VERSION,
  * CHAN_CREATE/DESTROY/INFO/LIST, NODE_JOIN, SNAP_BEGIN/OPEN), channel
- * read/readv/write/writev/poll/RECV/MARK/CAPTURE, node ATTACH/DETACH/
+ * read/readv/write/writev/poll/RECV/MARK/CAPTURE/SEND_BATCH/RECV_BATCH,
+ * node ATTACH/DETACH/
  * RECORD/EVENT/poll, snapshot read/poll/SNAP_INFO/SNAP_ABORT, capture
  * read/lseek, pread, mmap, epoll, ioctl numbers of other types, open,
  * close, dup and fork (a child that inherits the pool, makes calls and
@@ -22,7 +23,30 @@
  * structure running into a PROT_NONE page, a read-only page for an ioctl
  * that writes its argument), huge lengths, reserved fields and unknown
  * flag bits set, invalid names, fds of the wrong kind (a pipe, a capture,
- * a node where a channel is expected), closed fd numbers.
+ * a node where a channel is expected), closed fd numbers.  The batch
+ * calls get every count (0, 1, a few, SNAPCHAN_BATCH_MAX, MAX + 1, huge)
+ * and entry arrays that are whole, run into a PROT_NONE page after k
+ * entries, run into a read-only page after k entries (readable, not
+ * writable) or are wild; entries are valid, too long, reserved-dirty,
+ * with unreadable or unwritable payload buffers, or zero-length with a
+ * wild buffer (valid).
+ *
+ * The model channel: each worker also owns a private standalone channel
+ * (fzmodel-w<N>, 16 messages, 3000 bytes, max_msg 512) whose whole
+ * content it models: every record with its sequence number, length and
+ * payload pattern, and the user markers.  A good share of the batch calls
+ * (and a few MARKs and CAPTUREs) go there, with the same bad entries and
+ * placements, blocking or not, and each one's result is predicted
+ * exactly: the count (a batch that meets a bad entry, a full queue, an
+ * empty one, a marker or a record too long for its entry stops there and
+ * returns what it moved) or, when nothing moved, the one errno the first
+ * entry earns.  After each call the entries written must be exactly the
+ * records taken (sequence numbers, lengths, payload bytes, nothing past
+ * len, no entry past the count touched) and CHAN_INFO's counters must
+ * agree with the model: no message is lost or duplicated by a batch that
+ * faults part-way.  After the first disagreement a worker's model is
+ * switched off (what the channel holds is unknown from then on); the
+ * disagreement fails the run.
  *
  * Everything is bounded: every fd that can be read is O_NONBLOCK, polls
  * have a zero timeout, snapshot deadlines are short (default_timeout_ms
@@ -116,7 +140,7 @@ enum op {
 	OP_VERSION, OP_CREATE, OP_DESTROY, OP_INFO, OP_LIST, OP_JOIN,
 	OP_BEGIN, OP_OPEN,
 	OP_READ, OP_READV, OP_WRITE, OP_WRITEV, OP_POLL, OP_RECV, OP_MARK,
-	OP_CAPTURE,
+	OP_CAPTURE, OP_SEND_BATCH, OP_RECV_BATCH,
 	OP_ATTACH, OP_DETACH, OP_RECORD, OP_EVENT,
 	OP_SNAP_INFO, OP_SNAP_ABORT, OP_SNAP_IMAGE, OP_CAP_IMAGE,
 	OP_LSEEK, OP_PREAD, OP_MMAP, OP_FOREIGN, OP_EPOLL,
@@ -128,7 +152,7 @@ static const char *const op_names[NR_OPS] = {
 	"VERSION", "CHAN_CREATE", "CHAN_DESTROY", "CHAN_INFO", "CHAN_LIST",
 	"NODE_JOIN", "SNAP_BEGIN", "SNAP_OPEN",
 	"read", "readv", "write", "writev", "poll", "RECV", "MARK", "CAPTURE",
-	"NODE_ATTACH", "NODE_DETACH", "NODE_RECORD", "NODE_EVENT",
+	"SEND_BATCH", "RECV_BATCH", "NODE_ATTACH", "NODE_DETACH", "NODE_RECORD", "NODE_EVENT",
 	"SNAP_INFO", "SNAP_ABORT", "snapshot-image", "capture-image",
 	"lseek", "pread", "mmap", "foreign-ioctl", "epoll",
 	"open-control", "open-channel", "pipe", "close", "dup", "fork",
@@ -141,6 +165,7 @@ static const unsigned int op_weight[NR_OPS] = {
 	[OP_LIST] = 15, [OP_JOIN] = 45, [OP_BEGIN] = 25, [OP_OPEN] = 20,
 	[OP_READ] = 60, [OP_READV] = 20, [OP_WRITE] = 90, [OP_WRITEV] = 30,
 	[OP_POLL] = 40, [OP_RECV] = 70, [OP_MARK] = 25, [OP_CAPTURE] = 25,
+	[OP_SEND_BATCH] = 50, [OP_RECV_BATCH] = 50,
 	[OP_ATTACH] = 60, [OP_DETACH] = 20, [OP_RECORD] = 55, [OP_EVENT] = 25,
 	[OP_SNAP_INFO] = 30, [OP_SNAP_ABORT] = 10, [OP_SNAP_IMAGE] = 15,
 	[OP_CAP_IMAGE] = 15, [OP_LSEEK] = 10, [OP_PREAD] = 10, [OP_MMAP] = 10,
@@ -159,6 +184,9 @@ struct shared {
 	atomic_ulong op_calls[NR_OPS];
 	atomic_ulong op_ok[NR_OPS];
 	atomic_ulong recent[NR_GROUPS][8];	/* snapshot ids seen */
+	/* the model channels: calls, messages moved, stopped part-way */
+	atomic_ulong m_send, m_sent, m_send_part, m_recv, m_recvd, m_recv_part;
+	atomic_ulong m_marks, m_captures, m_blocking;
 	atomic_uint nbad;
 	char bad[MAX_BAD][240];
 };
@@ -210,6 +238,7 @@ static struct {
 	unsigned long long max_capacity_msgs, default_capacity_msgs;
 	unsigned long long max_capacity_bytes, default_capacity_bytes;
 	unsigned long long max_state_bytes;
+	unsigned long long max_markers;	/* 0: unknown */
 	bool short_timeout;	/* default_timeout_ms lowered by us */
 } P;
 
@@ -222,6 +251,16 @@ static struct {
 #define DATA_PAGES	32
 static char *data, *guard, *ro_arg, *ro_buf, *hole, *argbuf, *guard2;
 #define DATA_LEN	(DATA_PAGES * PG)
+
+/*
+ * Batch entry arrays, in a mapping of their own:
+ * [barr: BARR_PAGES][bnone][bpre][bro: read-only][bnone2].  An array runs
+ * into bnone after k entries (unreadable from there), or from bpre into
+ * bro (readable, not writable), or lies in barr whole.
+ */
+#define BARR_PAGES	18
+#define BARR_LEN	(BARR_PAGES * PG)
+static char *barr, *bnone, *bpre, *bro, *bnone2;
 
 /* --- reporting ------------------------------------------------------------------ */
 
@@ -310,6 +349,10 @@ static const int E_OPEN[] = { EFAULT, EINVAL, ENOENT, EPERM, ENOMEM, EMFILE,
 			      ENFILE, 0 };
 static const int E_RECV[] = { EBADF, EFAULT, EINVAL, EAGAIN, ENODATA, ENODEV,
 			      EPERM, EMSGSIZE, 0 };
+static const int E_SEND_BATCH[] = { EBADF, EFAULT, EINVAL, EMSGSIZE, EAGAIN,
+				    EPERM, ENODEV, ENOMEM, 0 };
+static const int E_RECV_BATCH[] = { EBADF, EFAULT, EINVAL, EMSGSIZE, EAGAIN,
+				    ENODATA, ENODEV, EPERM, 0 };
 static const int E_MARK[] = { EBADF, EFAULT, EINVAL, EPERM, ENOMEM, ENODEV,
 			      ENOBUFS, 0 };
 static const int E_CAPTURE[] = { EFAULT, EINVAL, ENODEV, ENOBUFS, ENOMEM,
@@ -725,7 +768,9 @@ static void judge_ioctl(int op, enum family fam, struct target *t, long ret,
 		s = es1(ENOTTY);
 		must_fail = true;
 	} else if ((op == OP_RECV && t->kind == K_CHAN_W) ||
-		   (op == OP_MARK && t->kind == K_CHAN_R)) {
+		   (op == OP_MARK && t->kind == K_CHAN_R) ||
+		   (op == OP_SEND_BATCH && t->kind == K_CHAN_R) ||
+		   (op == OP_RECV_BATCH && t->kind == K_CHAN_W)) {
 		s = es1(EBADF);
 		must_fail = true;
 	} else if (!readable(am)) {
@@ -1486,6 +1531,961 @@ static void op_capture(void)
 		    (unsigned long long)c.stream_len);
 }
 
+/* --- batch calls ------------------------------------------------------------------------------------ */
+
+static size_t pad8(uint64_t len);
+static void check_image(const char *what, const char *buf, size_t len,
+			unsigned int kind);
+static long read_all(int fd, size_t want);
+
+/*
+ * Can the kernel read (@write: write) every byte of [@p, @p + @len)?  The
+ * memory of ours that is mapped, and how; zero bytes are always fine (a
+ * copy of nothing succeeds, whatever the pointer).
+ */
+static bool mem_ok(uint64_t p, uint64_t len, bool write)
+{
+	const struct {
+		const char *start;
+		size_t len;
+		bool w;
+	} reg[] = {
+		{ data, DATA_LEN, true }, { ro_arg, 2 * PG, false },
+		{ argbuf, PG, true }, { barr, BARR_LEN, true },
+		{ bpre, PG, true }, { bro, PG, false },
+	};
+	uint64_t end = p + len;
+	unsigned int i;
+
+	if (!len)
+		return true;
+	if (end < p)
+		return false;
+	while (p < end) {
+		for (i = 0; i < ARRAY_SIZE(reg); i++) {
+			uint64_t s = (uintptr_t)reg[i].start;
+
+			if (p >= s && p < s + reg[i].len)
+				break;
+		}
+		if (i == ARRAY_SIZE(reg) || (write && !reg[i].w))
+			return false;
+		p = (uintptr_t)reg[i].start + reg[i].len;
+	}
+	return true;
+}
+
+/* A batch count: 0, 1, a few, more, SNAPCHAN_BATCH_MAX, MAX + 1, huge. */
+static uint32_t gen_nr(void)
+{
+	unsigned int r = rn(100);
+
+	if (r < 4)
+		return 0;
+	if (r < 24)
+		return 1;
+	if (r < 78)
+		return 2 + rn(7);
+	if (r < 90)
+		return 9 + rn(56);
+	if (r < 95)
+		return SNAPCHAN_BATCH_MAX;
+	if (r < 98)
+		return SNAPCHAN_BATCH_MAX + 1;
+	return pct(50) ? UINT32_MAX : 1U << (11 + rn(21));
+}
+
+static bool batch_invalid(const struct snapchan_batch *b)
+{
+	return (b->flags & ~SNAPCHAN_BATCH_F_ALL) || b->reserved || !b->nr ||
+	       b->nr > SNAPCHAN_BATCH_MAX;
+}
+
+/* Where an entry array went. */
+struct bplace {
+	char *at;		/* NULL: a wild pointer */
+	uint32_t rd, wr;	/* entries [0, rd) readable, [0, wr) writable */
+	const char *how;
+};
+
+/* Write into the read-only page @page. */
+static void copy_ro(char *page, char *dst, const void *src, size_t len)
+{
+	mprotect(page, PG, PROT_READ | PROT_WRITE);
+	memcpy(dst, src, len);
+	mprotect(page, PG, PROT_READ);
+}
+
+/*
+ * Place @n entries of @esz bytes from @src: whole (in barr), running into
+ * a PROT_NONE page after k entries (entry k cut anywhere), running from a
+ * writable page into a read-only one after k entries, in the read-only
+ * page, or wild.  Returns the pointer for the call.
+ */
+static uint64_t place_entries(const void *src, size_t esz, uint32_t n,
+			      struct bplace *bp)
+{
+	static const int wild[] = { A_NULL, A_ONE, A_KERNEL, A_NONCANON,
+				    A_UNMAPPED, A_MINUS1 };
+	size_t len = esz * n, per = PG / esz, k, m, part;
+	unsigned int r = rn(100);
+	const char *s = src;
+
+	memset(bp, 0, sizeof(*bp));
+	if (r < 72 && len <= BARR_LEN) {
+		bp->at = barr + (pct(50) ? BARR_LEN - len :
+				 (rn(BARR_LEN - len + 1) & ~7UL));
+		memcpy(bp->at, src, len);
+		bp->rd = bp->wr = n;
+		bp->how = "whole";
+	} else if (r < 84 && n && len <= BARR_LEN) {
+		k = rn(n);
+		part = rn(esz);
+		bp->at = bnone - k * esz - part;
+		memcpy(bp->at, src, k * esz + part);
+		bp->rd = bp->wr = k;
+		bp->how = "into PROT_NONE";
+	} else if (r < 90 && n) {
+		k = rn((n < per ? n : per) + 1);
+		m = n - k < per ? n - k : per;
+		bp->at = bro - k * esz;
+		memcpy(bp->at, src, k * esz);
+		copy_ro(bro, bro, s + k * esz, m * esz);
+		bp->rd = k + m;
+		bp->wr = k;
+		bp->how = "into read-only";
+	} else if (r < 95) {
+		m = n < per ? n : per;
+		copy_ro(bro, bro, src, m * esz);
+		bp->at = bro;
+		bp->rd = m;
+		bp->how = "read-only";
+	} else {
+		bp->how = "wild";
+		return (uintptr_t)wild_ptr(wild[rn(ARRAY_SIZE(wild))]);
+	}
+	return (uintptr_t)bp->at;
+}
+
+static struct snapchan_send_msg smsg[SNAPCHAN_BATCH_MAX];
+static struct snapchan_recv rent[SNAPCHAN_BATCH_MAX];
+static struct snapchan_recv rgot[SNAPCHAN_BATCH_MAX];
+
+/*
+ * What SEND_BATCH says when it reaches entry @m: 0 (it may go in), or
+ * EINVAL, EMSGSIZE, EFAULT, in the kernel's order.  @max_msg: the
+ * channel's, or 0 when unknown (then only lengths above max_msg_size are
+ * surely too long).
+ */
+static int send_entry_err(const struct snapchan_send_msg *m, uint32_t max_msg)
+{
+	if (m->reserved)
+		return EINVAL;
+	if (max_msg ? m->len > max_msg : P.known && m->len > P.max_msg_size)
+		return EMSGSIZE;
+	if (!mem_ok(m->buf, m->len, false))
+		return EFAULT;
+	return 0;
+}
+
+/* The first of @n entries (@rd readable) that cannot go in; *@err: why. */
+static uint32_t send_first_bad(const struct snapchan_send_msg *m, uint32_t n,
+			       uint32_t rd, uint32_t max_msg, int *err)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		*err = i < rd ? send_entry_err(&m[i], max_msg) : EFAULT;
+		if (*err)
+			return i;
+	}
+	*err = 0;
+	return n;
+}
+
+static void gen_send_msg(struct snapchan_send_msg *m)
+{
+	unsigned int r = rn(100);
+	bool ok;
+
+	memset(m, 0, sizeof(*m));
+	if (r < 60)
+		m->len = rn(65);
+	else if (r < 85)
+		m->len = 65 + rn(4032);
+	else if (r < 93)
+		m->len = (uint32_t)pick_len(1 << 16);
+	else
+		m->len = P.known ? (uint32_t)P.max_msg_size + 1 + rn(64) :
+				   UINT32_MAX;
+	m->buf = buf_ptr(m->len, &ok);
+	if (pct(3))
+		m->buf = 0;
+	m->reserved = pct(97) ? 0 : 1U << rn(32);
+}
+
+static bool recv_entry_invalid(const struct snapchan_recv *e)
+{
+	return e->flags || e->reserved[0] || e->reserved[1];
+}
+
+static void gen_recv_entry(struct snapchan_recv *e)
+{
+	unsigned int r = rn(100);
+	bool ok;
+
+	memset(e, 0, sizeof(*e));
+	e->buf_len = r < 60 ? 4096 + rn(4097) : r < 80 ? rn(65) :
+		     r < 95 ? (uint32_t)pick_len(DATA_LEN) : UINT32_MAX;
+	e->buf = buf_ptr(e->buf_len, &ok);
+	if (pct(4))
+		e->buf = 0;
+	e->flags = pct(96) ? 0 : pct(50) ? SNAPCHAN_RECV_PEEK : 1U << rn(32);
+	e->reserved[0] = pct(98) ? 0 : 1ULL << rn(64);
+	e->reserved[1] = pct(99) ? 0 : 1;
+	/* Output fields: whatever was there, the kernel overwrites them. */
+	e->type = (uint32_t)rnd();
+	e->len = (uint32_t)rnd();
+	e->seq = rnd();
+	e->snap_id = rnd();
+	e->origin = rnd();
+}
+
+static bool recv_inputs_same(const struct snapchan_recv *a,
+			     const struct snapchan_recv *b)
+{
+	return a->buf == b->buf && a->buf_len == b->buf_len &&
+	       a->flags == b->flags && a->reserved[0] == b->reserved[0] &&
+	       a->reserved[1] == b->reserved[1];
+}
+
+/*
+ * The @k entries a RECV_BATCH filled on a channel others may share:
+ * inputs unchanged, outputs well-formed, DATA in rising sequence order,
+ * a marker only last.
+ */
+static void check_filled(const struct snapchan_recv *got,
+			 const struct snapchan_recv *in, uint32_t k,
+			 const char *how)
+{
+	uint64_t prev = 0;
+	uint32_t j;
+
+	for (j = 0; j < k; j++) {
+		const struct snapchan_recv *e = &got[j];
+		bool ok;
+
+		if (e->type == SNAPCHAN_REC_DATA)
+			ok = e->len <= e->buf_len && !e->snap_id && !e->origin &&
+			     e->seq && e->seq > prev;
+		else
+			ok = e->type == SNAPCHAN_REC_MARKER && !e->len &&
+			     !e->seq && e->snap_id && j == k - 1;
+		if (!ok || !recv_inputs_same(e, &in[j])) {
+			bad("RECV_BATCH: entry %u of %u (%s): type %u len %u/%u seq %llu (after %llu) snap %llu origin %llu flags %#x",
+			    j, k, how, e->type, e->len, e->buf_len,
+			    (unsigned long long)e->seq,
+			    (unsigned long long)prev,
+			    (unsigned long long)e->snap_id,
+			    (unsigned long long)e->origin, e->flags);
+			return;
+		}
+		if (e->type == SNAPCHAN_REC_DATA)
+			prev = e->seq;
+	}
+}
+
+static void model_send_batch(void);
+static void model_recv_batch(void);
+static bool model_on(void);
+
+static void op_send_batch(void)
+{
+	struct snapchan_batch b;
+	struct target t;
+	struct bplace bp;
+	uint32_t nr, n, i, fb;
+	bool must_fail;
+	struct eset s;
+	enum amode am;
+	int err, fe;
+	long ret;
+
+	if (model_on() && pct(35)) {
+		model_send_batch();
+		return;
+	}
+	t = pick(pct(88) ? 1U << K_CHAN_W : ~0U);
+	nr = gen_nr();
+	n = nr < SNAPCHAN_BATCH_MAX ? nr : SNAPCHAN_BATCH_MAX;
+	for (i = 0; i < n; i++)
+		gen_send_msg(&smsg[i]);
+	memset(&b, 0, sizeof(b));
+	b.msgs = place_entries(smsg, sizeof(smsg[0]), n, &bp);
+	b.nr = nr;
+	b.flags = gen_flags32(SNAPCHAN_BATCH_F_ALL);
+	b.reserved = gen_reserved();
+	ret = run_ioctl(t.fd, SNAPCHAN_IOC_SEND_BATCH, &b, sizeof(b), &am, &err);
+	if (t.kind != K_CHAN_W || !readable(am) || batch_invalid(&b)) {
+		judge_ioctl(OP_SEND_BATCH, F_CHAN, &t, ret, err, E_SEND_BATCH,
+			    batch_invalid(&b), am, false);
+		return;
+	}
+	/*
+	 * Exact for the first entry: if it cannot go in, nothing does, and
+	 * the errno is the one it earns (a payload fault may be beaten by
+	 * the channel's own max_msg or the allocation).  Otherwise at least
+	 * one message or an errno of the channel's state.
+	 */
+	fb = send_first_bad(smsg, n, bp.rd, 0, &fe);
+	if (!fb) {
+		s = es1(fe);
+		if (fe == EFAULT && bp.rd) {
+			es_add(&s, EMSGSIZE);
+			es_add(&s, ENOMEM);
+		}
+		must_fail = true;
+	} else {
+		s = es_of(E_SEND_BATCH);
+		es_del(&s, EBADF);
+		es_del(&s, EFAULT);
+		es_del(&s, EINVAL);
+		must_fail = false;
+	}
+	judge(OP_SEND_BATCH, t.kind, ret, err, &s, must_fail,
+	      must_fail ? "its first entry bad" : NULL);
+	if (ret >= 0 && fb && (ret == 0 || ret > (long)fb))
+		bad("SEND_BATCH: returned %ld for %u entries (%s), entry %u cannot go in (%s)",
+		    ret, nr, bp.how, fb, fb < n ? ename(fe) : "-");
+}
+
+static void op_recv_batch(void)
+{
+	struct snapchan_batch b;
+	struct target t;
+	struct bplace bp;
+	uint32_t nr, n, i, fb;
+	bool must_fail;
+	struct eset s;
+	enum amode am;
+	long ret;
+	int err;
+
+	if (model_on() && pct(35)) {
+		model_recv_batch();
+		return;
+	}
+	t = pick(pct(88) ? 1U << K_CHAN_R : ~0U);
+	nr = gen_nr();
+	n = nr < SNAPCHAN_BATCH_MAX ? nr : SNAPCHAN_BATCH_MAX;
+	for (i = 0; i < n; i++)
+		gen_recv_entry(&rent[i]);
+	memset(&b, 0, sizeof(b));
+	b.msgs = place_entries(rent, sizeof(rent[0]), n, &bp);
+	b.nr = nr;
+	b.flags = gen_flags32(SNAPCHAN_BATCH_F_ALL);
+	b.reserved = gen_reserved();
+	ret = run_ioctl(t.fd, SNAPCHAN_IOC_RECV_BATCH, &b, sizeof(b), &am, &err);
+	if (t.kind != K_CHAN_R || !readable(am) || batch_invalid(&b)) {
+		judge_ioctl(OP_RECV_BATCH, F_CHAN, &t, ret, err, E_RECV_BATCH,
+			    batch_invalid(&b), am, false);
+		return;
+	}
+	/* Entries are read and checked before anything else. */
+	for (fb = 0; fb < n; fb++)
+		if (fb >= bp.rd || recv_entry_invalid(&rent[fb]))
+			break;
+	if (!fb) {
+		s = es1(bp.rd ? EINVAL : EFAULT);
+		must_fail = true;
+	} else {
+		s = es_of(E_RECV_BATCH);
+		es_del(&s, EBADF);
+		es_del(&s, EINVAL);
+		/* A record either fits a writable buffer or is EMSGSIZE. */
+		if (bp.wr && mem_ok(rent[0].buf, rent[0].buf_len, true))
+			es_del(&s, EFAULT);
+		must_fail = false;
+	}
+	judge(OP_RECV_BATCH, t.kind, ret, err, &s, must_fail,
+	      must_fail ? "its first entry bad" : NULL);
+	if (ret < 0 || !fb)
+		return;
+	if (ret == 0 || ret > (long)fb || ret > (long)bp.wr) {
+		bad("RECV_BATCH: returned %ld for %u entries (%s, %u writable), entry %u bad",
+		    ret, nr, bp.how, bp.wr, fb);
+		return;
+	}
+	/* The filled entries, and nothing written past the next one. */
+	memcpy(rgot, bp.at, bp.wr * sizeof(rgot[0]));
+	check_filled(rgot, rent, ret, bp.how);
+	for (i = ret + 1; i < bp.wr; i++)
+		if (memcmp(&rgot[i], &rent[i], sizeof(rgot[i]))) {
+			bad("RECV_BATCH: returned %ld, but entry %u (%s) was written",
+			    ret, i, bp.how);
+			break;
+		}
+}
+
+/* --- the model channel ------------------------------------------------------------------------------- */
+
+#define M_CAP_MSGS	16
+#define M_CAP_BYTES	3000
+#define M_MAX_MSG	512
+#define M_MAX_MARKS	6
+#define M_SLOT		520	/* a payload slot in the data area, per entry */
+#define M_SLOTS		64
+#define M_POISON	0xa5
+#define M_QMAX		(M_CAP_MSGS + M_MAX_MARKS)
+
+struct mrec {
+	uint32_t type, len;
+	uint64_t seq, snap_id;
+};
+
+/* This worker's model channel: what the kernel must hold, in order. */
+static struct {
+	bool ok;
+	char name[SNAPCHAN_NAME_LEN];
+	int w, r;
+	bool w_nb, r_nb;		/* O_NONBLOCK on the file now */
+	struct mrec q[M_QMAX];
+	uint32_t n, ndata, nmarks, bytes, max_marks;
+	uint64_t next_seq, sent, received;
+	unsigned int salt;
+} M = { .w = -1, .r = -1 };
+
+static bool model_on(void)
+{
+	return M.ok && !is_child;
+}
+
+static uint8_t mpat(uint64_t seq, uint32_t i)
+{
+	return (uint8_t)(seq * 131 + i * 7 + (i >> 8) + M.salt);
+}
+
+static void model_setup(int w)
+{
+	struct snapchan_chan_create c;
+	struct snapchan_chan_info in;
+	int ret;
+
+	snprintf(M.name, sizeof(M.name), "fzmodel-w%d", w);
+	memset(&c, 0, sizeof(c));
+	memcpy(c.name, M.name, sizeof(c.name));
+	c.capacity_msgs = M_CAP_MSGS;
+	c.capacity_bytes = M_CAP_BYTES;
+	c.max_msg = M_MAX_MSG;
+	c.first_seq = pct(20) ? SNAPCHAN_SEQ_MAX : 1 + rn(1 << 30);
+	c.mode = 0600;
+	ret = sc_create(ctl0, &c);
+	if (ret == -EEXIST && !sc_destroy(ctl0, M.name))
+		ret = sc_create(ctl0, &c);
+	if (ret) {
+		bad("model channel %s: CHAN_CREATE: %s", M.name, ename(-ret));
+		return;
+	}
+	M.w = sc_open_chan(M.name, O_WRONLY);
+	M.r = sc_open_chan(M.name, O_RDONLY);
+	if (M.w < 0 || M.r < 0 || sc_info(ctl0, M.name, &in)) {
+		bad("model channel %s: open/CHAN_INFO failed", M.name);
+		return;
+	}
+	M.next_seq = in.next_seq;
+	M.salt = (unsigned int)rnd();
+	M.max_marks = P.max_markers && P.max_markers < M_MAX_MARKS ?
+		      P.max_markers : M_MAX_MARKS;
+	M.ok = true;
+}
+
+static void model_teardown(void)
+{
+	if (M.w >= 0)
+		close(M.w);
+	if (M.r >= 0)
+		close(M.r);
+	M.w = M.r = -1;
+	if (M.name[0])
+		sc_destroy(ctl0, M.name);
+	M.ok = false;
+}
+
+/* CHAN_INFO's counters must be the model's. */
+static void model_check_info(const char *after)
+{
+	struct snapchan_chan_info in;
+	int ret = sc_info(ctl0, M.name, &in);
+
+	if (ret) {
+		bad("model %s: CHAN_INFO after %s: %s", M.name, after,
+		    ename(-ret));
+		M.ok = false;
+		return;
+	}
+	if (in.depth_msgs != M.ndata || in.depth_bytes != M.bytes ||
+	    in.total_sent != M.sent || in.total_received != M.received ||
+	    in.next_seq != M.next_seq || in.markers_queued != M.nmarks) {
+		bad("model after %s: kernel/model depth %llu/%u bytes %llu/%u sent %llu/%llu recvd %llu/%llu next %llu/%llu marks %u/%u",
+		    after, (unsigned long long)in.depth_msgs, M.ndata,
+		    (unsigned long long)in.depth_bytes, M.bytes,
+		    (unsigned long long)in.total_sent,
+		    (unsigned long long)M.sent,
+		    (unsigned long long)in.total_received,
+		    (unsigned long long)M.received,
+		    (unsigned long long)in.next_seq,
+		    (unsigned long long)M.next_seq, in.markers_queued,
+		    M.nmarks);
+		M.ok = false;
+	}
+}
+
+static void model_nonblock(int fd, bool *cur, bool want)
+{
+	int fl;
+
+	if (*cur == want)
+		return;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, want ? fl | O_NONBLOCK :
+						fl & ~O_NONBLOCK)) {
+		bad("model: fcntl O_NONBLOCK: %s", strerror(errno));
+		return;
+	}
+	*cur = want;
+}
+
+static void model_mark(void)
+{
+	struct snapchan_mark m;
+	struct mrec *q;
+	long ret;
+	int err;
+
+	memset(&m, 0, sizeof(m));
+	m.snap_id = 1 + rn(100000);
+	errno = 0;
+	ret = ioctl(M.w, SNAPCHAN_IOC_MARK, &m);
+	err = errno;
+	count(OP_MARK, ret, err);
+	if (ret) {
+		bad("model MARK (%u markers queued): %s", M.nmarks, ename(err));
+		M.ok = false;
+		return;
+	}
+	q = &M.q[M.n++];
+	q->type = SNAPCHAN_REC_MARKER;
+	q->len = 0;
+	q->seq = 0;
+	q->snap_id = m.snap_id;
+	M.nmarks++;
+	atomic_fetch_add(&sh->m_marks, 1);
+	model_check_info("MARK");
+}
+
+/* The queue through CAPTURE: every record, its number and its bytes. */
+static void model_capture(void)
+{
+	const struct snapchan_img_header *h = (const void *)data;
+	const struct snapchan_img_chan *ch;
+	struct snapchan_capture c;
+	unsigned int nbad = atomic_load(&sh->nbad);
+	size_t off;
+	uint32_t i, j;
+	long fd, n;
+
+	memset(&c, 0, sizeof(c));
+	errno = 0;
+	fd = ioctl(M.r, SNAPCHAN_IOC_CAPTURE, &c);
+	count(OP_CAPTURE, fd, errno);
+	if (fd < 0) {
+		/* The global capture limits are shared with the pool's. */
+		if (errno != ENOBUFS && errno != EMFILE)
+			bad("model CAPTURE: %s", ename(errno));
+		return;
+	}
+	n = read_all(fd, c.stream_len);
+	close(fd);
+	if (n < 0 || (uint64_t)n != c.stream_len) {
+		bad("model capture: read %ld of %llu bytes", n,
+		    (unsigned long long)c.stream_len);
+		return;
+	}
+	check_image("model capture", data, n, SNAPCHAN_IMG_KIND_CAPTURE);
+	if (atomic_load(&sh->nbad) != nbad)
+		return;
+	off = sizeof(*h);
+	ch = (const void *)(data + off);
+	off += sizeof(*ch);
+	if (c.count != M.n || c.markers != M.nmarks ||
+	    ch->record_count != M.n) {
+		bad("model capture: %llu records (%llu markers), the model has %u (%u)",
+		    (unsigned long long)c.count,
+		    (unsigned long long)c.markers, M.n, M.nmarks);
+		M.ok = false;
+		return;
+	}
+	for (i = 0; i < M.n; i++) {
+		const struct snapchan_img_record *r = (const void *)(data + off);
+		const struct mrec *q = &M.q[i];
+
+		off += sizeof(*r);
+		for (j = 0; j < r->len && j < q->len; j++)
+			if ((uint8_t)data[off + j] != mpat(q->seq, j))
+				break;
+		if (r->type != q->type || r->len != q->len || r->seq != q->seq ||
+		    r->snap_id != q->snap_id || r->origin || j < q->len) {
+			bad("model capture: record %u: type %u seq %llu len %u snap %llu (byte %u), the model has type %u seq %llu len %u snap %llu",
+			    i, r->type, (unsigned long long)r->seq, r->len,
+			    (unsigned long long)r->snap_id, j, q->type,
+			    (unsigned long long)q->seq, q->len,
+			    (unsigned long long)q->snap_id);
+			M.ok = false;
+			return;
+		}
+		off += r->len + pad8(r->len);
+	}
+	atomic_fetch_add(&sh->m_captures, 1);
+}
+
+/*
+ * SEND_BATCH on the model channel: entries mostly valid, some too long,
+ * reserved-dirty or with an unreadable payload, in any placement; the
+ * count is exactly how many valid entries fit before the first bad one,
+ * and those are the messages that must now be queued.
+ */
+static void model_send_batch(void)
+{
+	static const int wild[] = { A_NULL, A_ONE, A_KERNEL, A_NONCANON,
+				    A_UNMAPPED, A_MINUS1 };
+	struct snapchan_batch b;
+	struct bplace bp;
+	uint32_t nr, n, i, j, fb, fit, depth, bytes;
+	bool nb, blocking, ro_used = false;
+	long ret, want, got;
+	enum amode am;
+	int fe, err;
+
+	if (pct(8) && M.nmarks < M.max_marks) {
+		model_mark();
+		return;
+	}
+	if (pct(5)) {
+		model_capture();
+		return;
+	}
+	nr = pct(70) ? 1 + rn(20) : gen_nr();
+	n = nr < SNAPCHAN_BATCH_MAX ? nr : SNAPCHAN_BATCH_MAX;
+	for (i = 0; i < n; i++) {
+		struct snapchan_send_msg *m = &smsg[i];
+		char *slot = data + (i % M_SLOTS) * M_SLOT;
+		unsigned int r = rn(100);
+
+		memset(m, 0, sizeof(*m));
+		m->len = r < 55 ? rn(33) : r < 85 ? rn(M_MAX_MSG + 1) : M_MAX_MSG;
+		m->buf = (uintptr_t)slot;
+		/* Entry i's message, if it goes in, gets next_seq + i. */
+		if (i < M_SLOTS)
+			for (j = 0; j < m->len; j++)
+				slot[j] = mpat(M.next_seq + i, j);
+		r = rn(100);
+		if (r < 4) {
+			m->len = pct(80) ? M_MAX_MSG + 1 + rn(64) : UINT32_MAX;
+		} else if (r < 7) {
+			m->reserved = 1U << rn(32);
+		} else if (r < 11) {
+			/* Unreadable payload: cut by the guard page, or wild. */
+			if (!m->len)
+				m->len = 1 + rn(M_MAX_MSG);
+			m->buf = pct(50) ? (uintptr_t)(guard - rn(m->len)) :
+				 (uintptr_t)wild_ptr(wild[rn(ARRAY_SIZE(wild))]);
+		} else if (r < 14) {
+			/* Nothing to read: any pointer will do. */
+			m->len = 0;
+			m->buf = (uintptr_t)wild_ptr(wild[rn(ARRAY_SIZE(wild))]);
+		} else if (r < 16 && !ro_used && i < M_SLOTS) {
+			/* A read-only payload is fine. */
+			copy_ro(ro_buf, ro_buf, slot, m->len);
+			ro_used = true;
+			m->buf = (uintptr_t)ro_buf;
+		}
+	}
+	memset(&b, 0, sizeof(b));
+	b.msgs = place_entries(smsg, sizeof(smsg[0]), n, &bp);
+	b.nr = nr;
+
+	fb = send_first_bad(smsg, n, bp.rd, M_MAX_MSG, &fe);
+	depth = M.ndata;
+	bytes = M.bytes;
+	for (fit = 0; fit < fb; fit++) {
+		if (depth + 1 > M_CAP_MSGS || bytes + smsg[fit].len > M_CAP_BYTES)
+			break;
+		depth++;
+		bytes += smsg[fit].len;
+	}
+	/* It may block only where it would not have to wait. */
+	model_nonblock(M.w, &M.w_nb, pct(30));
+	nb = pct(70);
+	if (!M.w_nb && !nb && fit < fb)
+		nb = true;
+	blocking = !M.w_nb && !nb;
+	b.flags = nb ? SNAPCHAN_BATCH_NONBLOCK : 0;
+	if (pct(3))
+		b.flags |= 1U << (1 + rn(31));
+	b.reserved = pct(97) ? 0 : 1ULL << rn(64);
+
+	ret = run_ioctl(M.w, SNAPCHAN_IOC_SEND_BATCH, &b, sizeof(b), &am, &err);
+	count(OP_SEND_BATCH, ret, err);
+	atomic_fetch_add(&sh->m_send, 1);
+	if (blocking)
+		atomic_fetch_add(&sh->m_blocking, 1);
+	if (!readable(am))
+		want = -EFAULT;
+	else if (batch_invalid(&b))
+		want = -EINVAL;
+	else if (fit)
+		want = fit;
+	else
+		want = fb ? -EAGAIN : -fe;
+	got = ret < 0 ? -err : ret;
+	if (got != want) {
+		bad("model SEND_BATCH nr %u (entries %s, arg %s, %s): got %ld %s, expected %ld %s (entry %u bad, %u fit, depth %u)",
+		    nr, bp.how, amode_names[am],
+		    blocking ? "blocking" : "nonblocking", got,
+		    got < 0 ? ename(-got) : "", want,
+		    want < 0 ? ename(-want) : "", fb, fit, M.ndata);
+		M.ok = false;
+		return;
+	}
+	for (i = 0; i < (uint32_t)(want > 0 ? want : 0); i++) {
+		struct mrec *q = &M.q[M.n++];
+
+		q->type = SNAPCHAN_REC_DATA;
+		q->len = smsg[i].len;
+		q->seq = M.next_seq++;
+		q->snap_id = 0;
+		M.ndata++;
+		M.bytes += q->len;
+		M.sent++;
+	}
+	if (want > 0) {
+		atomic_fetch_add(&sh->m_sent, want);
+		if ((uint32_t)want < nr)
+			atomic_fetch_add(&sh->m_send_part, 1);
+	}
+	model_check_info("SEND_BATCH");
+}
+
+/*
+ * RECV_BATCH on the model channel: the entries must be filled from the
+ * head exactly until the first thing that stops the batch (a bad or
+ * unreadable entry, one whose buffer is too short or unwritable, an entry
+ * the kernel cannot write back, a marker, the end of the queue), with
+ * nothing written in the entries and buffers after it, and exactly those
+ * records gone.
+ */
+static void model_recv_batch(void)
+{
+	static const int wild[] = { A_NULL, A_ONE, A_KERNEL, A_NONCANON,
+				    A_UNMAPPED, A_MINUS1 };
+	uint32_t nr, n, i, j, k = 0, dirty = UINT32_MAX, dirty_len = 0;
+	bool nb, blocking, emsg0 = false;
+	struct snapchan_batch b;
+	long ret, want, got;
+	struct bplace bp;
+	enum amode am;
+	int err, why = 0;
+
+	nr = pct(75) ? 1 + rn(24) : gen_nr();
+	n = nr < SNAPCHAN_BATCH_MAX ? nr : SNAPCHAN_BATCH_MAX;
+	memset(data, M_POISON, M_SLOTS * M_SLOT);
+	for (i = 0; i < n; i++) {
+		struct snapchan_recv *e = &rent[i];
+		unsigned int r = rn(100);
+
+		memset(e, 0, sizeof(*e));
+		e->buf = (uintptr_t)(data + (i % M_SLOTS) * M_SLOT);
+		e->buf_len = M_MAX_MSG + rn(8);
+		e->type = (uint32_t)rnd();
+		e->len = (uint32_t)rnd();
+		e->seq = rnd();
+		e->snap_id = rnd();
+		e->origin = rnd();
+		if (r < 6) {
+			e->buf_len = rn(M_MAX_MSG);
+		} else if (r < 9) {
+			e->buf = 0;
+			e->buf_len = 0;
+		} else if (r < 13) {
+			switch (rn(3)) {
+			case 0:
+				e->buf = (uintptr_t)ro_buf;
+				break;
+			case 1:	/* the first bytes writable */
+				e->buf = (uintptr_t)(guard - rn(M_MAX_MSG));
+				break;
+			default:
+				e->buf = (uintptr_t)wild_ptr(wild[rn(ARRAY_SIZE(wild))]);
+				break;
+			}
+		} else if (r < 16) {
+			e->flags = pct(50) ? SNAPCHAN_RECV_PEEK : 1U << rn(32);
+		} else if (r < 18) {
+			e->reserved[rn(2)] = 1ULL << rn(64);
+		}
+	}
+	memset(&b, 0, sizeof(b));
+	b.msgs = place_entries(rent, sizeof(rent[0]), n, &bp);
+	b.nr = nr;
+	model_nonblock(M.r, &M.r_nb, pct(30));
+	nb = pct(70);
+	if (!M.r_nb && !nb && !M.n)
+		nb = true;
+	blocking = !M.r_nb && !nb;
+	b.flags = nb ? SNAPCHAN_BATCH_NONBLOCK : 0;
+	if (pct(3))
+		b.flags |= 1U << (1 + rn(31));
+	b.reserved = pct(97) ? 0 : 1ULL << rn(64);
+
+	ret = run_ioctl(M.r, SNAPCHAN_IOC_RECV_BATCH, &b, sizeof(b), &am, &err);
+	count(OP_RECV_BATCH, ret, err);
+	atomic_fetch_add(&sh->m_recv, 1);
+	if (blocking)
+		atomic_fetch_add(&sh->m_blocking, 1);
+
+	/* What it must have done. */
+	if (!readable(am)) {
+		why = EFAULT;
+	} else if (batch_invalid(&b)) {
+		why = EINVAL;
+	} else {
+		for (k = 0; k < n; k++) {
+			const struct snapchan_recv *e = &rent[k];
+			const struct mrec *q;
+
+			if (k && k == M.n)
+				break;		/* the queue is empty now */
+			if (k >= bp.rd) {
+				why = EFAULT;
+				break;
+			}
+			if (recv_entry_invalid(e)) {
+				why = EINVAL;
+				break;
+			}
+			if (k == M.n) {
+				why = EAGAIN;
+				break;
+			}
+			q = &M.q[k];
+			if (q->type == SNAPCHAN_REC_DATA && q->len > e->buf_len) {
+				/* The first entry tells the size, if it can. */
+				why = EMSGSIZE;
+				if (!k && !bp.wr)
+					why = EFAULT;
+				else if (!k)
+					emsg0 = true;
+				break;
+			}
+			if (!mem_ok(e->buf, q->len, true)) {
+				why = EFAULT;
+				break;
+			}
+			if (k >= bp.wr) {
+				/* The payload went out, the entry could not. */
+				why = EFAULT;
+				if (k < M_SLOTS &&
+				    e->buf == (uintptr_t)(data + k * M_SLOT)) {
+					dirty = k;
+					dirty_len = q->len;
+				}
+				break;
+			}
+			if (q->type == SNAPCHAN_REC_MARKER) {
+				k++;
+				break;
+			}
+		}
+	}
+	want = k ? (long)k : -why;
+	got = ret < 0 ? -err : ret;
+	if (got != want) {
+		bad("model RECV_BATCH nr %u (entries %s, arg %s, %s): got %ld %s, expected %ld %s (%u queued)",
+		    nr, bp.how, amode_names[am],
+		    blocking ? "blocking" : "nonblocking", got,
+		    got < 0 ? ename(-got) : "", want,
+		    want < 0 ? ename(-want) : "", M.n);
+		M.ok = false;
+		return;
+	}
+	/* The entries: the k filled ones exactly, the others untouched. */
+	memcpy(rgot, bp.at, bp.wr * sizeof(rgot[0]));
+	for (i = 0; i < bp.wr; i++) {
+		struct snapchan_recv w = rent[i];
+
+		if (i < k || (!i && emsg0)) {
+			const struct mrec *q = &M.q[i];
+			bool data_rec = q->type == SNAPCHAN_REC_DATA;
+
+			w.type = q->type;
+			w.len = q->len;
+			w.seq = data_rec ? q->seq : 0;
+			w.snap_id = data_rec ? 0 : q->snap_id;
+			w.origin = 0;
+		}
+		if (memcmp(&rgot[i], &w, sizeof(w))) {
+			bad("model RECV_BATCH: returned %ld; entry %u (%s): type %u len %u seq %llu snap %llu origin %llu buf_len %u, expected type %u len %u seq %llu snap %llu",
+			    got, i, bp.how, rgot[i].type, rgot[i].len,
+			    (unsigned long long)rgot[i].seq,
+			    (unsigned long long)rgot[i].snap_id,
+			    (unsigned long long)rgot[i].origin,
+			    rgot[i].buf_len, w.type, w.len,
+			    (unsigned long long)w.seq,
+			    (unsigned long long)w.snap_id);
+			M.ok = false;
+			return;
+		}
+	}
+	/* The payload slots: the records' bytes, not one byte more. */
+	for (i = 0; i < n && i < M_SLOTS; i++) {
+		const char *slot = data + i * M_SLOT;
+		uint32_t len = 0;
+		uint64_t seq = 0;
+
+		if ((i < k && rent[i].buf == (uintptr_t)slot) || i == dirty) {
+			len = i == dirty ? dirty_len : M.q[i].len;
+			seq = M.q[i].seq;
+		}
+		for (j = 0; j < M_SLOT; j++)
+			if ((uint8_t)slot[j] != (j < len ? mpat(seq, j) : M_POISON))
+				break;
+		if (j < M_SLOT) {
+			bad("model RECV_BATCH: returned %ld; buffer of entry %u (%s), byte %u of %u: %#x",
+			    got, i, bp.how, j, len, (uint8_t)slot[j]);
+			M.ok = false;
+			return;
+		}
+	}
+	/* Exactly those records are gone. */
+	for (i = 0; i < k; i++) {
+		if (M.q[i].type == SNAPCHAN_REC_DATA) {
+			M.ndata--;
+			M.bytes -= M.q[i].len;
+			M.received++;
+		} else {
+			M.nmarks--;
+		}
+	}
+	memmove(M.q, M.q + k, (M.n - k) * sizeof(M.q[0]));
+	M.n -= k;
+	if (k) {
+		atomic_fetch_add(&sh->m_recvd, k);
+		if (k < nr)
+			atomic_fetch_add(&sh->m_recv_part, 1);
+	}
+	model_check_info("RECV_BATCH");
+}
+
 /* --- nodes --------------------------------------------------------------------------------------------- */
 
 static void op_attach(bool attach)
@@ -2032,6 +3032,7 @@ static void op_foreign(void)
 		SNAPCHAN_IOC_CHAN_LIST, SNAPCHAN_IOC_NODE_JOIN,
 		SNAPCHAN_IOC_SNAP_BEGIN, SNAPCHAN_IOC_SNAP_OPEN,
 		SNAPCHAN_IOC_RECV, SNAPCHAN_IOC_MARK, SNAPCHAN_IOC_CAPTURE,
+		SNAPCHAN_IOC_SEND_BATCH, SNAPCHAN_IOC_RECV_BATCH,
 		SNAPCHAN_IOC_NODE_ATTACH, SNAPCHAN_IOC_NODE_DETACH,
 		SNAPCHAN_IOC_NODE_RECORD, SNAPCHAN_IOC_NODE_EVENT,
 		SNAPCHAN_IOC_SNAP_INFO, SNAPCHAN_IOC_SNAP_ABORT,
@@ -2350,6 +3351,7 @@ static void (*const op_fn[NR_OPS])(void) = {
 	[OP_READ] = op_read, [OP_READV] = op_readv, [OP_WRITE] = op_write,
 	[OP_WRITEV] = op_writev, [OP_POLL] = op_poll, [OP_RECV] = op_recv,
 	[OP_MARK] = op_mark, [OP_CAPTURE] = op_capture,
+	[OP_SEND_BATCH] = op_send_batch, [OP_RECV_BATCH] = op_recv_batch,
 	[OP_ATTACH] = op_node_attach, [OP_DETACH] = op_node_detach,
 	[OP_RECORD] = op_record, [OP_EVENT] = op_event,
 	[OP_SNAP_INFO] = op_snap_info, [OP_SNAP_ABORT] = op_snap_abort,
@@ -2402,6 +3404,22 @@ static void setup_memory(void)
 		ro_buf[i] = (char)(i * 7);
 	mprotect(ro_arg, 2 * PG, PROT_READ);
 	(void)guard2;
+
+	base = mmap(NULL, (BARR_PAGES + 4) * PG, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED) {
+		perror("mmap");
+		exit(KSFT_FAIL);
+	}
+	barr = base;
+	bnone = barr + BARR_LEN;
+	bpre = bnone + PG;
+	bro = bpre + PG;
+	bnone2 = bro + PG;
+	mprotect(barr, BARR_LEN, PROT_READ | PROT_WRITE);
+	mprotect(bpre, PG, PROT_READ | PROT_WRITE);
+	mprotect(bro, PG, PROT_READ);
+	(void)bnone2;
 }
 
 static void run_worker(int w, uint64_t seed, unsigned long n)
@@ -2418,6 +3436,7 @@ static void run_worker(int w, uint64_t seed, unsigned long n)
 		_exit(1);
 	}
 	alarm(WATCHDOG_S);
+	model_setup(w);
 	for (i = 0; i < n; i++) {
 		if (!(i & 31))
 			alarm(WATCHDOG_S);
@@ -2427,6 +3446,9 @@ static void run_worker(int w, uint64_t seed, unsigned long n)
 	}
 	cur_op = "the end";
 	reap_kids(true);
+	if (M.ok)
+		model_capture();
+	model_teardown();
 	while (npool)
 		pool_del(npool - 1);
 	close(epfd);
@@ -2448,6 +3470,8 @@ static void read_params(void)
 		  !sc_param("max_state_bytes", &P.max_state_bytes);
 	if (!P.known)
 		P.max_state_bytes = 1 << 20;
+	if (sc_param("max_markers", &P.max_markers))
+		P.max_markers = 0;
 }
 
 static int list_channels(int ctl, char (*names)[SNAPCHAN_NAME_LEN], uint32_t max)
@@ -2677,6 +3701,12 @@ int main(int argc, char **argv)
 	       atomic_load(&sh->calls), atomic_load(&sh->worker_calls),
 	       atomic_load(&sh->forks), atomic_load(&sh->kills), t1 - t0,
 	       atomic_load(&sh->calls) / (t1 - t0 > 0 ? t1 - t0 : 1));
+	printf("# model channels: %lu SEND_BATCH (%lu messages in, %lu stopped part-way), %lu RECV_BATCH (%lu records out, %lu part-way), %lu of them blocking; %lu MARK, %lu captures compared\n",
+	       atomic_load(&sh->m_send), atomic_load(&sh->m_sent),
+	       atomic_load(&sh->m_send_part), atomic_load(&sh->m_recv),
+	       atomic_load(&sh->m_recvd), atomic_load(&sh->m_recv_part),
+	       atomic_load(&sh->m_blocking), atomic_load(&sh->m_marks),
+	       atomic_load(&sh->m_captures));
 	for (i = 0; i < NR_OPS; i++)
 		if (verbose || atomic_load(&sh->op_calls[i]))
 			printf("#   %-16s %8lu calls, %8lu succeeded\n", op_names[i],
