@@ -1782,8 +1782,10 @@ static void check_filled(const struct snapchan_recv *got,
 			ok = e->type == SNAPCHAN_REC_MARKER && !e->len &&
 			     !e->seq && e->snap_id && j == k - 1;
 		if (!ok || !recv_inputs_same(e, &in[j])) {
-			bad("RECV_BATCH: entry %u of %u (%s): type %u len %u/%u seq %llu (after %llu) snap %llu origin %llu flags %#x",
-			    j, k, how, e->type, e->len, e->buf_len,
+			bad("RECV_BATCH: entry %u of %u (%s)%s: type %u len %u/%u seq %llu (after %llu) snap %llu origin %llu flags %#x",
+			    j, k, how, recv_inputs_same(e, &in[j]) ? "" :
+			    e->buf != in[j].buf ? " buf CHANGED" : " inputs CHANGED",
+			    e->type, e->len, e->buf_len,
 			    (unsigned long long)e->seq,
 			    (unsigned long long)prev,
 			    (unsigned long long)e->snap_id,
