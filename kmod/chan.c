@@ -948,8 +948,10 @@ static long snapchan_recv_entries(struct snapchan_end *end,
 				stop = true;
 				break;
 			}
-			if (copy_from_user_nofault(&e, ue + k, sizeof(e)))
-				break;	/* read it with no lock held */
+			if (copy_from_user_nofault(&e, ue + k, sizeof(e))) {
+				have_entry = false;	/* read it unlocked */
+				break;
+			}
 			have_entry = true;
 			ret = snapchan_recv_entry_check(&e, flags_ok);
 			if (ret) {
@@ -970,6 +972,7 @@ static long snapchan_recv_entries(struct snapchan_end *end,
 			ret = snapchan_recv_relock(end, rec, &node);
 		if (!ret) {
 			k++;
+			have_entry = false;
 			if (snapchan_recv_consumes(&e, rec))
 				snapchan_recv_pop(chan, rec, &done,
 						  &wake_writers);
