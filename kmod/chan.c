@@ -24,6 +24,7 @@
 
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -831,23 +832,35 @@ static void snapchan_recv_fill(struct snapchan_recv *e,
 }
 
 /*
- * Deliver @rec to the entry @e (inputs read, outputs filled here) at @ue:
- * the payload to e->buf, then the entry.  With @nofault (chan->lock held)
- * page faults are disabled.  Return: 0 or -EFAULT.
+ * Deliver @rec to the entry @e (inputs read, outputs filled here) at @ue,
+ * chan->lock held, page faults disabled: the payload to e->buf, then the
+ * entry.  Return: 0 or -EFAULT (would fault).
  */
 static int snapchan_recv_deliver(struct snapchan_recv __user *ue,
 				 struct snapchan_recv *e,
-				 const struct snapchan_rec *rec, bool nofault)
+				 const struct snapchan_rec *rec)
 {
 	void __user *buf = u64_to_user_ptr(e->buf);
-	const void *data = snapchan_rec_data(rec);
 
 	snapchan_recv_fill(e, rec);
-	if (nofault)
-		return copy_to_user_nofault(buf, data, rec->len) ||
-		       copy_to_user_nofault(ue, e, sizeof(*e)) ? -EFAULT : 0;
-	return copy_to_user(buf, data, rec->len) ||
-	       copy_to_user(ue, e, sizeof(*e)) ? -EFAULT : 0;
+	return copy_to_user_nofault(buf, snapchan_rec_data(rec), rec->len) ||
+	       copy_to_user_nofault(ue, e, sizeof(*e)) ? -EFAULT : 0;
+}
+
+/*
+ * With no lock held: copy @rec's payload to e->buf and fault in the entry
+ * at @ue, which is written later, under the lock.  Return: 0 or -EFAULT.
+ */
+static int snapchan_recv_prefault(struct snapchan_recv __user *ue,
+				  struct snapchan_recv *e,
+				  const struct snapchan_rec *rec)
+{
+	snapchan_recv_fill(e, rec);
+	if (copy_to_user(u64_to_user_ptr(e->buf), snapchan_rec_data(rec),
+			 rec->len) ||
+	    fault_in_safe_writeable((const char __user *)ue, sizeof(*e)))
+		return -EFAULT;
+	return 0;
 }
 
 /*
@@ -932,7 +945,7 @@ static long snapchan_recv_entries(struct snapchan_end *end,
 				stop = true;
 				break;
 			}
-			ret = snapchan_recv_deliver(ue + k, &e, rec, true);
+			ret = snapchan_recv_deliver(ue + k, &e, rec);
 			if (ret)
 				break;
 			k++;
@@ -964,12 +977,21 @@ static long snapchan_recv_entries(struct snapchan_end *end,
 			continue;
 		}
 
-		/* Entry k would fault: write it with no lock held. */
+		/*
+		 * Entry k would fault: copy the payload and fault the entry
+		 * in with no lock held, then write the entry only once the
+		 * record is known to be still at the head, so that no entry
+		 * past the count is ever written.
+		 */
 		snapchan_rec_get(rec);
 		snapchan_recv_unlock(chan, node);
-		ret = snapchan_recv_deliver(ue + k, &e, rec, false);
+		ret = snapchan_recv_prefault(ue + k, &e, rec);
 		if (!ret)
 			ret = snapchan_recv_relock(end, rec, &node);
+		if (!ret && copy_to_user_nofault(ue + k, &e, sizeof(e))) {
+			snapchan_recv_unlock(chan, node);
+			ret = -EAGAIN;	/* paged out again meanwhile */
+		}
 		if (!ret) {
 			k++;
 			have_entry = false;
