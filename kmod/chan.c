@@ -546,6 +546,23 @@ out_put_rec:
 	return ret;
 }
 
+/*
+ * Read and check the argument of a batch call: 0, -EFAULT or -EINVAL.
+ * *@nonblock: the call must not wait (O_NONBLOCK or the flag).
+ */
+static int snapchan_batch_get(struct file *file, void __user *argp,
+			      struct snapchan_batch *arg, bool *nonblock)
+{
+	if (copy_from_user(arg, argp, sizeof(*arg)))
+		return -EFAULT;
+	if ((arg->flags & ~SNAPCHAN_BATCH_F_ALL) || arg->reserved ||
+	    !arg->nr || arg->nr > SNAPCHAN_BATCH_MAX)
+		return -EINVAL;
+	*nonblock = snapchan_nonblock(file, NULL) ||
+		    (arg->flags & SNAPCHAN_BATCH_NONBLOCK);
+	return 0;
+}
+
 /* Messages one SEND_BATCH copies in before it takes the channel lock. */
 #define SNAPCHAN_SEND_CHUNK	32
 
@@ -565,13 +582,9 @@ static long snapchan_chan_ioc_send_batch(struct snapchan_end *end,
 
 	if (!end->out)
 		return -EBADF;
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if ((arg.flags & ~SNAPCHAN_BATCH_F_ALL) || arg.reserved || !arg.nr ||
-	    arg.nr > SNAPCHAN_BATCH_MAX)
-		return -EINVAL;
-	nonblock = snapchan_nonblock(file, NULL) ||
-		   (arg.flags & SNAPCHAN_BATCH_NONBLOCK);
+	ret = snapchan_batch_get(file, argp, &arg, &nonblock);
+	if (ret)
+		return ret;
 	um = u64_to_user_ptr(arg.msgs);
 
 	while (done < arg.nr && !err) {
@@ -1033,17 +1046,16 @@ static long snapchan_chan_ioc_recv_batch(struct snapchan_end *end,
 					 struct file *file, void __user *argp)
 {
 	struct snapchan_batch arg;
+	bool nonblock;
+	int ret;
 
 	if (end->out)
 		return -EBADF;
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if ((arg.flags & ~SNAPCHAN_BATCH_F_ALL) || arg.reserved || !arg.nr ||
-	    arg.nr > SNAPCHAN_BATCH_MAX)
-		return -EINVAL;
+	ret = snapchan_batch_get(file, argp, &arg, &nonblock);
+	if (ret)
+		return ret;
 	return snapchan_recv_entries(end, u64_to_user_ptr(arg.msgs), arg.nr,
-				     snapchan_nonblock(file, NULL) ||
-				     (arg.flags & SNAPCHAN_BATCH_NONBLOCK), 0);
+				     nonblock, 0);
 }
 
 /* --- poll, MARK, ioctl ---------------------------------------------------- */
